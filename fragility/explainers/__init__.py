@@ -11,7 +11,7 @@ import torch
 from ..errors import ConfigError
 from ..models.model import as_model, evaluation
 from ..validation import check_images
-from . import gradient  # noqa: F401  (each import registers a method)
+from . import gradient, gradient_x_input, integrated_gradients, smoothgrad, deeplift, gradcam, guided_backprop  # noqa: F401,E501  (each import registers a method)
 from ._core import Explanation, saliency_map
 from .registry import Method, get_method, methods, register
 
