@@ -1,0 +1,157 @@
+"""load_image(): any image source -> a validated (3,H,W) float32 tensor in [0,1]."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+
+from .errors import InputError
+from .validation import check_number
+
+# Larger images are refused before decoding (a decompression bomb declares a huge size).
+MAX_PIXELS = 40_000_000
+FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+_RAISE_ON_BOMB = "error"
+
+
+def load_image(source: object, size: int | None = None) -> torch.Tensor:
+    """Read a path, str, bytes, PIL image, numpy array (H,W[,C]) or tensor ([C,]H,W).
+
+    Returns (3,H,W) float32 in [0,1]. Transparency is composited on white, grayscale is
+    repeated to RGB, the first frame of an animation is used, EXIF rotation is applied.
+    With `size`, resize like torchvision's eval transforms: the shorter side to `size`,
+    then a centre crop of size x size. Unusable input raises InputError.
+    """
+    if size is not None:
+        size = check_number(size, "size", low=2, high=4096, integer=True)
+    if isinstance(source, torch.Tensor):
+        image = _from_array(source.detach().cpu().numpy(), channels_first=True, what="tensor")
+    elif isinstance(source, np.ndarray):
+        image = _from_array(source, channels_first=False, what="array")
+    elif isinstance(source, Image.Image):
+        image = _from_pil(source, "the PIL image")
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        image = _from_bytes(bytes(source))
+    elif isinstance(source, (str, Path)):
+        image = _from_path(Path(source).expanduser())
+    else:
+        raise InputError(f"cannot read an image from a {type(source).__name__}; give a path, "
+                         "bytes, a PIL image, a numpy array or a torch tensor")
+    if size is not None:
+        image = TF.center_crop(TF.resize(image, size, antialias=True), [size, size]).clamp(0, 1)
+    return image.contiguous()
+
+
+def _from_path(path: Path) -> torch.Tensor:
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file")
+    if not path.is_file():
+        raise InputError(f"no such image file: {path}")
+    return _from_bytes(path.read_bytes(), name=str(path))
+
+
+def _from_bytes(data: bytes, name: str = "the data") -> torch.Tensor:
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes); expected a {FORMATS} image")
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
+        raise InputError(f"{name} is an SVG (vector) image; export it as PNG or JPEG first")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter(_RAISE_ON_BOMB, Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            return _from_pil(image, name)
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError,
+            OSError, SyntaxError, ValueError, EOFError) as error:
+        if isinstance(error, InputError):
+            raise
+        if isinstance(error, UnidentifiedImageError):
+            kind = "text or HTML" if _looks_like_text(data) else "not a recognised image format"
+            raise InputError(f"{name} is not an image ({kind}); expected a {FORMATS} file") from None
+        if isinstance(error, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
+            raise InputError(f"{name} declares an image too large to open safely ({error}); "
+                             f"the limit is {MAX_PIXELS:,} pixels") from None
+        raise InputError(f"{name} is a damaged or truncated image ({error})") from None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    try:
+        data[:1024].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _from_pil(image: Image.Image, name: str) -> torch.Tensor:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{name} is {width}x{height} pixels, more than the limit of "
+                         f"{MAX_PIXELS:,}; downscale it first")
+    if width < 2 or height < 2:
+        raise InputError(f"{name} is {width}x{height} pixels; at least 2x2 is needed")
+    image.seek(0)  # the first frame of an animation
+    image.load()  # decode now: truncated data fails here, inside our error handling
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        pixels = np.asarray(image, dtype=np.float64) / 65535.0
+        return _from_array(pixels.clip(0, 1), channels_first=False, what=name)
+    if image.mode == "F":
+        return _from_array(np.asarray(image), channels_first=False, what=name)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+            image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255.0)
+
+
+def _from_array(array: np.ndarray, channels_first: bool, what: str) -> torch.Tensor:
+    if array.dtype == np.bool_:
+        array = array.astype(np.float32)
+    if array.ndim == 2:
+        array = array[None] if channels_first else array[:, :, None]
+    if array.ndim != 3:
+        layout = "(C,H,W) or (H,W)" if channels_first else "(H,W,C) or (H,W)"
+        raise InputError(f"the {what} has shape {array.shape}; expected {layout} with C = 1, 3 or 4")
+    if not channels_first:
+        array = array.transpose(2, 0, 1)
+    channels = array.shape[0]
+    if channels not in (1, 3, 4):
+        raise InputError(f"the {what} has {channels} channels (shape {array.shape}); "
+                         "expected 1 (gray), 3 (RGB) or 4 (RGBA)")
+    if array.shape[1] < 2 or array.shape[2] < 2:
+        raise InputError(f"the {what} is {array.shape[2]}x{array.shape[1]} pixels; at least 2x2 is needed")
+    if array.shape[1] * array.shape[2] > MAX_PIXELS:
+        raise InputError(f"the {what} has more than {MAX_PIXELS:,} pixels; downscale it first")
+    image = torch.from_numpy(_unit_range(array, what))
+    if channels == 4:  # composite on white
+        alpha = image[3:]
+        image = image[:3] * alpha + (1 - alpha)
+    elif channels == 1:
+        image = image.expand(3, -1, -1)
+    return image.float().clone()
+
+
+def _unit_range(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0
+    if not np.issubdtype(array.dtype, np.floating):
+        raise InputError(f"the {what} has dtype {array.dtype}; use uint8 (0-255), uint16 or "
+                         "floats in [0,1]")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InputError(f"the {what} contains NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low < 0 or high > 1:
+        raise InputError(f"the {what} has values in [{low:.4g}, {high:.4g}]; floats must lie in "
+                         "[0,1] (use uint8 for 0-255)")
+    return array

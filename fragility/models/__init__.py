@@ -1,0 +1,48 @@
+"""Models: the bundled one (offline), the torchvision zoo, your own files, any module."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError, ModelError
+from .bundled import load_bundled
+from .custom import load_torchscript
+from .model import Model, as_model, wrap_model
+from .registry import models, register_model, resolve_device
+from .zoo import ZOO, load_zoo
+
+register_model("bundled", lambda device, weights: load_bundled(device, weights))
+for _name in ZOO:
+    register_model(_name, partial(load_zoo, _name))
+
+
+def load_model(name_or_path: str | Path = "bundled", device: torch.device | str | None = None,
+               weights: str | Path | None = None) -> Model:
+    """A ready classifier of [0,1] images, in eval mode, with labels where known.
+
+    `name_or_path`: a name from `models()` ("bundled" works offline; the torchvision names
+    download their weights on first use), or the path of a TorchScript file (which runs
+    the graph it contains: load only files you trust). `weights`: a state-dict file
+    (torch.save'd dict or safetensors) for the named architecture, loaded with
+    weights_only=True and strict keys. `device`: CUDA if available when None.
+    """
+    from .registry import get_builder
+
+    device = resolve_device(device)
+    builder = get_builder(str(name_or_path)) if isinstance(name_or_path, str) else None
+    if builder is not None:
+        return builder(device, weights)
+    path = Path(name_or_path) if isinstance(name_or_path, (str, Path)) else None
+    if path is None or not (path.exists() or path.suffix or "/" in str(name_or_path)):
+        raise ConfigError(f"unknown model {name_or_path!r}; choose one of: {', '.join(models())}, "
+                          "or give the path of a TorchScript file")
+    if weights is not None:
+        raise ModelError(f"weights= goes with an architecture name ({', '.join(models())}), "
+                         f"not with a file path like {str(path)!r}")
+    return load_torchscript(path, device)
+
+
+__all__ = ["Model", "as_model", "load_model", "models", "wrap_model"]

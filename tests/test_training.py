@@ -1,0 +1,49 @@
+import argparse
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import fragility
+from fragility.errors import ConfigError
+from fragility.synthetic import CLASS_NAMES
+from fragility.training import (_MAX_SEED, _MAX_STEPS, _STEPS_PER_BLOCK, EVAL_SEED, _block_seed,
+                                add_arguments, evaluate, run, train)
+
+
+def test_a_tiny_training_run_lowers_the_loss_and_is_reproducible():
+    net, losses = train(steps=24, batch_size=16, lr=3e-3, seed=3)
+    assert len(losses) == 24 and not net.training
+    assert sum(losses[-6:]) / 6 < sum(losses[:6]) / 6
+    again, losses_again = train(steps=24, batch_size=16, lr=3e-3, seed=3)
+    assert losses == losses_again
+    for a, b in zip(net.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_run_writes_a_loadable_checkpoint_and_a_card(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    output = tmp_path / "model.safetensors"
+    args = parser.parse_args(["--steps", "8", "--batch-size", "8", "--eval-images", "20",
+                              "--output", str(output)])
+    assert run(args) == 0
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "--steps 8" in card and "Accuracy" in card and all(name in card for name in CLASS_NAMES)
+    with safe_open(str(output), framework="pt") as handle:
+        assert handle.metadata()["input_size"] == "64"
+    model = fragility.load_model("bundled", device="cpu", weights=output)
+    accuracy, per_class = evaluate(model.net, n=20)
+    assert f"{accuracy:.2%}" in card and set(per_class) == set(CLASS_NAMES)
+
+
+def test_training_never_draws_the_evaluation_seed():
+    assert _block_seed(_MAX_SEED, _MAX_STEPS // _STEPS_PER_BLOCK) < EVAL_SEED
+    assert _block_seed(1, 0) > _block_seed(0, _MAX_STEPS // _STEPS_PER_BLOCK)
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=0), dict(seed=-1), dict(seed=10**6), dict(lr=0.0),
+                                    dict(steps=10**6)])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ConfigError):
+        train(**kwargs)
