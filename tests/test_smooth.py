@@ -7,7 +7,7 @@ from torch import nn
 
 from fragility.explainers._core import input_gradient, saliency_map
 from fragility.smooth import describe, softplus_relu
-from conftest import make_cnn
+from nets import make_cnn
 
 X = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=torch.float64)
 SOFTPLUS = F.softplus(X, beta=10.0)

@@ -6,7 +6,7 @@ from torch import nn
 from fragility.explainers import get_method
 from fragility.explainers.baselines import baseline as make_baseline
 from fragility.models.model import as_model
-from conftest import make_cnn
+from nets import make_cnn
 
 from ._reference import captum, close, ours
 

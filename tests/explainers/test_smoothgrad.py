@@ -11,7 +11,7 @@ import torch
 from captum.attr import NoiseTunnel, Saliency
 
 from fragility.explainers.smoothgrad import noisy_copies
-from conftest import make_cnn
+from nets import make_cnn
 
 from ._reference import captum, close, ours
 

@@ -1,0 +1,121 @@
+"""`fragility attack` end to end on a tiny TorchScript model, and clean errors (exit 2)."""
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fragility import cli
+
+
+@pytest.fixture
+def files(tmp_path, cnn):
+    """A tiny float32 CNN saved as TorchScript and a 16x16 PNG."""
+    model_path = tmp_path / "tiny.pt"
+    with warnings.catch_warnings():   # TorchScript is deprecated upstream but still a supported input
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.trace(cnn.float(), torch.rand(1, 3, 16, 16)).save(str(model_path))
+    generator = torch.Generator().manual_seed(0)
+    pixels = (torch.rand(16, 16, 3, generator=generator) * 255).to(torch.uint8).numpy()
+    image_path = tmp_path / "image.png"
+    Image.fromarray(pixels).save(image_path)
+    return model_path, image_path
+
+
+def run_attack(files, out, *extra):
+    model_path, image_path = files
+    return cli.main(["attack", "--model", str(model_path), "--image", str(image_path), "--out", str(out),
+                     "--device", "cpu", "--k", "20", *extra])
+
+
+def test_attack_writes_image_panel_and_json(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_attack(files, out, "--steps", "12", "--epsilon", "8", "--step-size", "2", "--attack", "mass-center") == 0
+    perturbed = Image.open(out / "perturbed.png")
+    assert perturbed.size == (16, 16) and perturbed.mode == "RGB"
+    panel = Image.open(out / "panel.png")
+    assert panel.width > 4 * 200 and panel.height > 200
+    record = json.loads((out / "result.json").read_text())
+    assert record["config"]["attack"] == "mass-center" and record["config"]["steps"] == 12
+    assert record["config"]["epsilon"] == pytest.approx(8 / 255)
+    assert record["config"]["step_size"] == pytest.approx(2 / 255)
+    assert set(record["metrics"]) >= {"spearman", "top_k_intersection", "center_shift", "ssim", "dissimilarity"}
+    assert record["labels_kept"] is True and record["steps_run"] == 12 and len(record["history"]) == 12
+    original = torch.tensor(np.array(Image.open(files[1])), dtype=torch.float32)
+    changed = torch.tensor(np.array(perturbed), dtype=torch.float32)
+    assert (changed - original).abs().max() <= 8
+    captured = capsys.readouterr()
+    assert "panel.png" in captured.out and "step" in captured.err   # the progress bar is on stderr
+
+
+def test_targeted_region_from_the_command_line(files, tmp_path):
+    out = tmp_path / "out"
+    assert run_attack(files, out, "--steps", "3", "--attack", "targeted", "--region", "0", "0", "0.5", "0.5") == 0
+    region = json.loads((out / "result.json").read_text())["config"]["region"]
+    assert torch.tensor(region)[0, :8, :8].all() and torch.tensor(region)[0].sum() == 64
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--k", "1000"], "k (number of top features) must be <= 256, got 1000"),
+    (["--epsilon", "-1"], "epsilon must be >= 0"),
+    (["--attack", "targeted"], "'targeted' attack needs region="),
+    (["--attack", "targeted", "--region", "0.5", "0", "0.2", "1"], "--region TOP LEFT BOTTOM RIGHT"),
+])
+def test_api_errors_are_one_line_and_exit_2(files, tmp_path, capsys, extra, message):
+    assert run_attack(files, tmp_path / "out", "--steps", "1", *extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("fragility: error: ") and message in err
+
+
+def test_missing_image_is_a_clean_error(files, tmp_path, capsys):
+    code = cli.main(["attack", "--model", str(files[0]), "--image", str(tmp_path / "none.png"),
+                     "--out", str(tmp_path), "--device", "cpu"])
+    assert code == 2
+    assert "none.png" in capsys.readouterr().err
+
+
+def test_bad_choices_exit_2_listing_the_valid_names(files, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "fragility.cli", "attack", "--image", str(files[1]), "--out", str(tmp_path),
+         "--attack", "nope"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert "invalid choice: 'nope'" in completed.stderr and "top-k" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_subcommands_are_wired(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli, "dashboard_main", lambda argv: calls.append(argv) or 0)
+    assert cli.main(["dashboard", "--server.port", "8600"]) == 0
+    assert calls == [["--server.port", "8600"]]
+    trained = []
+    monkeypatch.setattr(cli, "train_command", lambda args: trained.append(args.rest) or 0)
+    assert cli.main(["train-bundled", "--steps", "5"]) == 0
+    assert trained == [["--steps", "5"]]
+    assert "train-bundled" in cli.build_parser().format_help()
+
+
+def test_dashboard_main_runs_streamlit_from_the_repository_root(monkeypatch, tmp_path):
+    from streamlit.web import cli as streamlit_cli
+
+    seen = {}
+
+    def fake_main():
+        import os
+        seen["argv"], seen["cwd"] = list(sys.argv), os.getcwd()
+        raise SystemExit(0)
+
+    monkeypatch.setattr(streamlit_cli, "main", fake_main)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.chdir(tmp_path)
+    assert cli.dashboard_main(["--server.port", "8600"]) == 0
+    assert seen["argv"][:2] == ["streamlit", "run"] and seen["argv"][2].endswith("dashboard/app.py")
+    assert seen["argv"][3:] == ["--server.port", "8600"]
+    assert Path(seen["cwd"]) == Path(seen["argv"][2]).parent.parent   # the repository root
+    assert (Path(seen["cwd"]) / ".streamlit" / "config.toml").is_file()
