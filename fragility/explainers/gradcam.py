@@ -8,12 +8,15 @@ the input size and returned as (N,1,H,W) attributions. This equals captum's
 `nn.Conv2d` unless one is named (a dotted module name, as in `named_modules()`).
 
 The layer's output is captured by a forward hook that exists only while the model runs,
-and the hook hands on a copy, so an in-place ReLU after the layer cannot change A.
+and the hook hands on a copy, so an in-place ReLU after the layer cannot change A. The
+hook ignores forward passes of other threads, so one model can serve several dashboard
+sessions at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -47,8 +50,11 @@ def find_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module]:
 def captured_output(module: nn.Module) -> Iterator[list]:
     """Collects `module`'s outputs while the block runs; the hook is removed afterwards."""
     outputs = []
+    owner = threading.get_ident()
 
     def keep(_module, _inputs, output):
+        if threading.get_ident() != owner:
+            return None
         outputs.append(output)
         return output.clone() if isinstance(output, torch.Tensor) else None
 

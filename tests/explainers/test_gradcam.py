@@ -56,3 +56,18 @@ def test_layers_that_cannot_serve(cnn, images):
     with pytest.raises(ConfigError, match="layer 'spare' was not used"):
         ours("gradcam", unused, images, layer="spare")
     assert all(not m._forward_hooks for m in unused.modules())
+
+
+def test_hook_ignores_forward_passes_of_other_threads(cnn):
+    import threading
+
+    from fragility.explainers.gradcam import captured_output
+
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    with captured_output(cnn[2]) as outputs:
+        worker = threading.Thread(target=cnn, args=(x,))
+        worker.start()
+        worker.join()
+        assert outputs == []
+        cnn(x)
+    assert len(outputs) == 1

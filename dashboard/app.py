@@ -1,0 +1,39 @@
+"""The fragility dashboard: `streamlit run dashboard/app.py` (or `fragility-dashboard`).
+
+Entry point and router: the shared sidebar is drawn once, then the chosen page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+try:
+    import dashboard  # noqa: F401  (installed with the package)
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard.components.choices import sidebar  # noqa: E402
+from dashboard.views import attack, compare, learn  # noqa: E402
+
+st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
+
+choices = sidebar()
+
+
+def attack_page() -> None:
+    attack.render(choices)
+
+
+def compare_page() -> None:
+    compare.render(choices)
+
+
+navigation = st.navigation([
+    st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
+    st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
+    st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
+], position="top")
+navigation.run()

@@ -1,0 +1,78 @@
+"""Plotly charts of an attack's progress. Colours read well on light and dark themes."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+
+from .panels import heatmap
+
+ATTACK_COLOR = "#F97316"    # orange: the attack
+RANDOM_COLOR = "#3B82F6"    # blue: the random-sign baseline
+FONT = dict(size=16)
+
+
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str,
+            y_range: tuple[float, float] | None = None) -> go.Figure:
+    figure.update_layout(title=dict(text=title, font=dict(size=18)), font=FONT, height=320,
+                         margin=dict(l=10, r=10, t=50, b=10),
+                         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+                         uirevision="keep")
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title=y_title, range=y_range)
+    return figure
+
+
+def per_step(history: list[dict], baseline: list[dict], metric: str, title: str,
+             total_steps: int) -> go.Figure:
+    """The best-so-far `metric` of image 0 at each step, with the random-sign baseline."""
+    figure = go.Figure()
+    if baseline:   # the random-sign result as a horizontal reference line
+        level = baseline[-1][metric][0]
+        figure.add_trace(go.Scatter(x=[0, max(total_steps, 1)], y=[level, level],
+                                    name="random sign", mode="lines",
+                                    line=dict(color=RANDOM_COLOR, width=3, dash="dash")))
+    figure.add_trace(go.Scatter(x=[row["step"] for row in history],
+                                y=[row[metric][0] for row in history], name="attack",
+                                line=dict(color=ATTACK_COLOR, width=4)))
+    figure = _layout(figure, title, "step", "", (-0.05 if metric == "top_k_intersection" else -1.05, 1.05))
+    figure.update_xaxes(range=[0, max(total_steps, 1)])
+    return figure
+
+
+def over_k(ks: list[int], attack: list[float], random: list[float] | None) -> go.Figure:
+    """Top-k intersection as a function of k, attack against random sign."""
+    figure = go.Figure()
+    if random is not None:
+        figure.add_trace(go.Scatter(x=ks, y=random, name="random sign", mode="lines+markers",
+                                    line=dict(color=RANDOM_COLOR, width=3, dash="dash")))
+    figure.add_trace(go.Scatter(x=ks, y=attack, name="attack", mode="lines+markers",
+                                line=dict(color=ATTACK_COLOR, width=4)))
+    figure = _layout(figure, "Top-k intersection over k", "k (top pixels)", "", (-0.05, 1.05))
+    figure.update_xaxes(type="log", tickvals=ks, ticktext=[str(k) for k in ks])
+    return figure
+
+
+def center_path(saliency: torch.Tensor, path: list[tuple[float, float]],
+                start: tuple[float, float] | None) -> go.Figure:
+    """The original map with the path of the perturbed map's center of mass over the steps."""
+    # The map drawn in the tiles' colours, so that both read the same way.
+    figure = go.Figure(go.Image(z=heatmap(saliency), hoverinfo="skip"))
+    if start is not None:
+        figure.add_trace(go.Scatter(x=[start[1]], y=[start[0]], mode="markers", name="original",
+                                    marker=dict(size=16, color=RANDOM_COLOR, symbol="circle",
+                                                line=dict(color="white", width=2))))
+    if path:
+        figure.add_trace(go.Scatter(x=[p[1] for p in path], y=[p[0] for p in path],
+                                    mode="lines+markers", name="attack",
+                                    line=dict(color=ATTACK_COLOR, width=3),
+                                    marker=dict(size=5)))
+        figure.add_trace(go.Scatter(x=[path[-1][1]], y=[path[-1][0]], mode="markers",
+                                    name="now", marker=dict(size=16, color=ATTACK_COLOR,
+                                                            symbol="x", line=dict(color="white", width=2))))
+    figure = _layout(figure, "Center of mass of the map", "", "")
+    height, width = saliency.shape[-2:]
+    figure.update_xaxes(showticklabels=False, showgrid=False, range=[-0.5, width - 0.5])
+    figure.update_yaxes(showticklabels=False, showgrid=False, range=[height - 0.5, -0.5],
+                        scaleanchor="x")
+    return figure

@@ -1,0 +1,275 @@
+"""The attack page: one method, one attack, live progress, the result and its exports."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+import fragility as fg
+
+from ..components import export, figures, panels, state
+from ..components.choices import Choices
+
+REFRESH_SECONDS = 0.35      # live redraws while an attack runs (about 3 per second)
+K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
+
+
+def render(choices: Choices) -> None:
+    st.title("How fragile is this explanation?")
+    if not choices.ready:
+        for message in choices.errors:
+            st.error(message)
+        return
+    method, attack = fg.get_method(choices.method), fg.get_attack(choices.attack)
+    st.markdown(f"**{method.title}** under **{attack.title}**, "
+                f"ε = {choices.epsilon255:g}/255, {choices.steps} steps")
+    key = state.config_key(choices.key_parts())
+    run_column, note_column, opacity_column = st.columns([1.2, 3, 1.6], vertical_alignment="center")
+    opacity = opacity_column.slider("Map opacity over the image", 0.0, 1.0, 0.65, 0.05,
+                                    key="opacity")
+    if run_column.button("Run attack", icon=":material/play_arrow:", type="primary",
+                         key="run_attack", width="stretch"):
+        _original(choices)   # before the job holds the model
+        state.start_job(key, _work(choices), choices.model_key, total=choices.steps)
+    job = state.jobs().get(key)
+    if job is None:
+        note_column.caption("Press **Run attack**: it searches for a change of at most ε per pixel "
+                            "that keeps the predicted label but moves the explanation.")
+    if job is None:
+        _before(choices, opacity)
+    elif job.running:
+        _live(job, choices, opacity)
+    elif job.error:
+        st.error(job.error)
+    elif job.result is None or job.result[0] is None:
+        st.warning("Stopped during the random-sign baseline, before the attack started. "
+                   "Press Run attack again.")
+    else:
+        _finished(job, choices, opacity)
+
+
+# ---------------------------------------------------------------- computing (worker thread)
+
+def _work(choices: Choices):
+    """The job: the random-sign baseline (cached per session), then the attack."""
+    model, images = choices.model, choices.image[None]
+    arguments = choices.attack_arguments()
+    random_arguments = {**arguments, "attack": "random-sign", "region": None, "target_map": None}
+    baselines = st.session_state.setdefault("baselines", {})
+    baseline_key = state.config_key({**choices.key_parts(), "attack": "random-sign",
+                                     "region": None, "target_map": None})
+
+    def work(job: state.Job):
+        baseline = baselines.get(baseline_key)
+        if baseline is None and choices.attack != "random-sign":
+            job.phase, job.total = "random-sign baseline", random_arguments["steps"]
+            baseline = fg.attack(model, images, **random_arguments,
+                                 callback=job.callback(job.baseline_history))
+            if baseline.stopped_early:
+                return None, baseline
+            baselines[baseline_key] = baseline
+        elif baseline is not None:
+            job.baseline_history = baseline.history
+        job.phase, job.step, job.total = "attack", 0, arguments["steps"]
+        job.started = time.monotonic()
+        result = fg.attack(model, images, **arguments,
+                           callback=job.callback(job.history, with_path=True))
+        if baseline is None:           # the random-sign attack is its own baseline
+            baseline = result
+            job.baseline_history = result.history
+        job.predictions = (state.predictions(model, images)[0],
+                           state.predictions(model, result.perturbed)[0])
+        return result, baseline
+    return work
+
+
+def _original(choices: Choices):
+    """The original map and prediction, cached per model, image and method."""
+    cache = st.session_state.setdefault("originals", {})
+    key = _original_key(choices)
+    if key not in cache:
+        with state.model_lock(choices.model_key):
+            maps = fg.explain(choices.model, choices.image[None], choices.method,
+                              **choices.method_options)
+            cache[key] = (maps[0], state.predictions(choices.model, choices.image[None])[0])
+    return cache[key]
+
+
+# ---------------------------------------------------------------- drawing
+
+def _label(prediction) -> str:
+    name, confidence = prediction
+    return f"{name} ({confidence:.0%})"
+
+
+def _before(choices: Choices, opacity: float) -> None:
+    try:
+        saliency, prediction = _original(choices)
+    except fg.FragilityError as error:
+        st.error(str(error))
+        return
+    columns = st.columns(5)
+    columns[0].image(panels.to_pil(choices.image), caption=f"Original: {_label(prediction)}",
+                     width="stretch")
+    columns[1].image(panels.overlay(choices.image, saliency, opacity),
+                     caption=f"{fg.get_method(choices.method).title} map", width="stretch")
+    columns[1].image(panels.colorbar(), caption="low → high saliency", width="stretch")
+
+
+def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: float,
+           before: str, after: str) -> list:
+    image = choices.image
+    amplification = 127.5 / choices.epsilon255
+    tiles = [
+        (panels.to_pil(image), f"Original\n{before}"),
+        (panels.to_pil(perturbed), f"Perturbed\n{after}"),
+        (panels.perturbation(image, perturbed, choices.epsilon255 / 255),
+         f"Perturbation ×{amplification:.0f}\n(grey = 0, ±{choices.epsilon255:g}/255)"),
+        (panels.overlay(image, original_map, opacity), "Original map"),
+        (panels.overlay(perturbed, perturbed_map, opacity), "Perturbed map"),
+    ]
+    columns = st.columns(len(tiles))
+    for column, (picture, caption) in zip(columns, tiles):
+        column.image(picture, caption=caption.replace("\n", " · "), width="stretch")
+    columns[-1].image(panels.colorbar(), caption="low → high saliency", width="stretch")
+    return tiles
+
+
+def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(figures.per_step(job.history, job.baseline_history, "spearman",
+                                       "Spearman rank correlation per step", choices.steps),
+                      key="chart_spearman", config={"displayModeBar": False})
+    right.plotly_chart(figures.per_step(job.history, job.baseline_history, "top_k_intersection",
+                                        f"Top-{choices.k} intersection per step", choices.steps),
+                       key="chart_topk", config={"displayModeBar": False})
+    left, right = st.columns(2)
+    start = tuple(fg.metrics.center_of_mass(original_map[None])[0].tolist())
+    left.plotly_chart(figures.center_path(original_map, job.center_path, start),
+                      key="chart_center", config={"displayModeBar": False})
+    if k_curves is not None:
+        right.plotly_chart(figures.over_k(*k_curves), key="chart_over_k",
+                           config={"displayModeBar": False})
+
+
+def _live(job: state.Job, choices: Choices, opacity: float) -> None:
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def live():
+        if not job.running:
+            st.rerun()
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left_time = job.time_left()
+        text = f"{job.phase}: step {job.step} of {job.total}" + (
+            f" · about {left_time:.0f} s left" if left_time is not None else "")
+        left.progress(min(job.step / max(job.total, 1), 1.0), text=text)
+        if right.button("Stop", icon=":material/stop:", key="stop_attack", width="stretch"):
+            job.stop.set()
+        original = _cached_original(choices)
+        if original is None:
+            return
+        original_map, prediction = original
+        snapshot = job.snapshot
+        if snapshot is None:    # before the first step: the original stands in
+            perturbed, perturbed_map, note = choices.image, original_map, "starting…"
+        else:
+            perturbed, perturbed_map = snapshot["perturbed"][0], snapshot["perturbed_maps"][0]
+            note = f"best so far (step {snapshot['step']})"
+        _tiles(choices, original_map, perturbed, perturbed_map, opacity, _label(prediction), note)
+        _charts(job, choices, original_map)
+    live()
+
+
+def _cached_original(choices: Choices):
+    """(map, prediction) if already computed: the live view must not wait for the model."""
+    return st.session_state.get("originals", {}).get(_original_key(choices))
+
+
+def _original_key(choices: Choices) -> str:
+    return state.config_key({"model": choices.model_key, "image": choices.image_key,
+                             "method": choices.method, "options": choices.method_options})
+
+
+def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
+    result, baseline = job.result
+    if result.stopped_early:
+        st.warning(f"Stopped after {result.steps_run} of {choices.steps} steps: "
+                   "showing the best perturbation found so far.")
+    else:
+        st.success(f"Finished {result.steps_run} steps in {job.elapsed():.1f} s.")
+    before, after = job.predictions
+    original_map, perturbed_map = result.original_maps[0], result.perturbed_maps[0]
+    tiles = _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
+                   _label(before), _label(after))
+    _cards(result, baseline)
+    pixels = original_map.numel()
+    ks = sorted({k for k in K_RANGE if k <= pixels} | {choices.k})
+    curve = [float(fg.metrics.top_k_intersection(result.original_maps, result.perturbed_maps, k)[0])
+             for k in ks]
+    random_curve = [float(fg.metrics.top_k_intersection(baseline.original_maps,
+                                                        baseline.perturbed_maps, k)[0])
+                    for k in ks]
+    _charts(job, choices, original_map, (ks, curve, random_curve))
+    _exports(job, choices, tiles)
+    with st.expander("Details: configuration and surrogate"):
+        st.markdown(f"Differentiated through: {result.surrogate}")
+        st.json(result.config)
+
+
+def _cards(result, baseline) -> None:
+    def value(metrics, name):
+        return float(metrics[name][0])
+
+    attack, random = result.metrics, baseline.metrics
+    cards = [
+        ("Spearman ρ", f"{value(attack, 'spearman'):.2f}",
+         f"random sign: {value(random, 'spearman'):.2f}",
+         "Spearman rank correlation of the two maps: 1 = same ranking of pixels"),
+        ("Top-k intersection", f"{value(attack, 'top_k_intersection'):.0%}",
+         f"random sign: {value(random, 'top_k_intersection'):.0%}",
+         "share of the k most salient pixels still among the k most salient"),
+        ("Center shift", f"{value(attack, 'center_shift'):.1f} px",
+         f"random sign: {value(random, 'center_shift'):.1f} px",
+         "how far the map's center of mass moved"),
+        ("Label kept", "yes" if bool(result.labels_kept[0]) else "no",
+         f"random sign: {'yes' if bool(baseline.labels_kept[0]) else 'no'}",
+         "the attack only accepts changes that keep the predicted label"),
+    ]
+    if "mass_in_mask_after" in attack:
+        cards.append((f"On the object (was {value(attack, 'mass_in_mask_before'):.0%})",
+                      f"{value(attack, 'mass_in_mask_after'):.0%}",
+                      f"random sign: {value(random, 'mass_in_mask_after'):.0%}",
+                      "share of the saliency map on the object's mask, after the attack "
+                      "(before it, in brackets)"))
+    for column, (label, shown, reference, help_text) in zip(st.columns(len(cards)), cards):
+        column.metric(label, shown, delta=reference, delta_color="off", delta_arrow="off",
+                      help=help_text, border=True)
+
+
+def _exports(job: state.Job, choices: Choices, tiles) -> None:
+    result, baseline = job.result
+    st.subheader("Export")
+    title = (f"{fg.get_method(choices.method).title} · {fg.get_attack(choices.attack).title} "
+             f"attack · ε = {choices.epsilon255:g}/255")
+    columns = st.columns(5)
+    columns[0].download_button("Perturbed image (PNG)",
+                               panels.png_bytes(panels.to_pil(result.perturbed[0],
+                                                              size=result.perturbed.shape[-1])),
+                               file_name="perturbed.png", mime="image/png", key="export_png",
+                               on_click="ignore")
+    columns[1].download_button("Side-by-side panel (PNG)",
+                               panels.png_bytes(panels.panel(tiles, title)),
+                               file_name="panel.png", mime="image/png", key="export_panel",
+                               on_click="ignore")
+    columns[2].download_button("Per-step CSV", export.history_csv(job.history, job.baseline_history),
+                               file_name="steps.csv", mime="text/csv", key="export_csv",
+                               on_click="ignore")
+    columns[3].download_button("Config and metrics (JSON)",
+                               export.result_json(result, baseline, choices),
+                               file_name="run.json", mime="application/json", key="export_json",
+                               on_click="ignore")
+    code = export.snippet(choices)
+    columns[4].download_button("Python snippet", code, file_name="reproduce.py",
+                               mime="text/x-python", key="export_snippet", on_click="ignore")
+    with st.expander("Reproduce this run in Python"):
+        st.code(code, language="python")

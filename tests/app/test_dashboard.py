@@ -1,0 +1,234 @@
+"""The dashboard's choices and their results, through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import fragility as fg
+from dashboard.components import state
+
+
+def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
+    """Rerun the app until no attack job of its session is running (the live view ends)."""
+    deadline = time.monotonic() + timeout
+    jobs = at.session_state["jobs"] if "jobs" in at.session_state else {}
+    while any(job.running for job in jobs.values()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the dashboard's attack did not finish")
+        time.sleep(0.1)
+    return at.run()
+
+
+def latest_job(at: AppTest):
+    return list(at.session_state["jobs"].values())[-1]
+
+
+def set_steps(at: AppTest, steps: int) -> None:
+    at.number_input(key="steps").set_value(steps)
+
+
+CARDS = ["Spearman ρ", "Top-k intersection", "Center shift", "Label kept"]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in image.captions]
+
+
+def metric_values(at: AppTest) -> dict[str, tuple[str, str]]:
+    return {metric.label: (metric.value, metric.delta) for metric in at.metric}
+
+
+def test_first_paint_shows_defaults_and_the_original_map(app):
+    assert app.radio(key="model_source").value == "Bundled (offline)"
+    assert app.selectbox(key="method").value == "gradient"
+    assert app.selectbox(key="attack").value == "top-k"
+    assert app.slider(key="epsilon").value == 8
+    assert app.number_input(key="steps").value == 100
+    first_synthetic = fg.samples("synthetic")[0].name
+    assert app.selectbox(key="image_choice").value == first_synthetic
+    assert any(caption.startswith("Original: ") for caption in captions(app))
+    assert any(caption.endswith(" map") for caption in captions(app))
+    assert "Device:" in " ".join(c.value for c in app.sidebar.caption)
+    assert not app.error
+
+
+@pytest.mark.slow
+def test_default_run_produces_metrics_next_to_the_random_baseline(app):
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    result, baseline = job.result
+    assert result.config["method"] == "gradient" and result.config["attack"] == "top-k"
+    assert result.config["epsilon"] == pytest.approx(8 / 255)
+    assert baseline.config["attack"] == "random-sign"
+    shown = metric_values(app)
+    for label in CARDS:
+        assert label in shown
+        assert shown[label][1].startswith("random sign: ")
+    assert shown["Spearman ρ"][0] == f"{float(result.metrics['spearman'][0]):.2f}"
+    assert shown["Spearman ρ"][1] == \
+        f"random sign: {float(baseline.metrics['spearman'][0]):.2f}"
+    assert shown["Top-k intersection"][0] == f"{float(result.metrics['top_k_intersection'][0]):.0%}"
+    # a generated sample has an object mask, so the mass-on-object card is there too
+    assert any(label.startswith("On the object (was ") for label in shown)
+    assert len(job.history) == result.steps_run and job.history[-1]["step"] == result.steps_run
+    assert len(job.center_path) == result.steps_run
+    assert app.success[0].value.startswith(f"Finished {result.steps_run} steps")
+
+
+def test_rerun_reuses_the_cached_result(app):
+    set_steps(app, 4)
+    app.run()
+    app.button(key="run_attack").click().run()
+    run_until_done(app)
+    job = latest_job(app)
+    app.slider(key="opacity").set_value(0.3).run()      # a redraw, not a recomputation
+    assert latest_job(app) is job and len(app.session_state["jobs"]) == 1
+    assert "Spearman ρ" in metric_values(app)
+
+
+@pytest.mark.parametrize("method", ["integrated-gradients", "smoothgrad", "gradcam"])
+def test_switching_method_shows_its_options_and_attacks_it(app, method):
+    app.selectbox(key="method").set_value(method).run()
+    options = fg.get_method(method).options
+    for name in options:
+        assert app.get_by_key(f"option:{method}:{name}") is not None
+    set_steps(app, 3)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.error, [e.value for e in app.error]
+    assert job.result[0].config["method"] == method
+    assert "Spearman ρ" in metric_values(app)
+
+
+@pytest.mark.parametrize("attack", ["mass-center", "targeted", "target-map", "random-sign", "pgd"])
+def test_switching_attack_runs_it(app, attack):
+    app.selectbox(key="attack").set_value(attack).run()
+    if attack == "targeted":
+        assert app.radio(key="region_kind").value == "Object mask"
+    set_steps(app, 3)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.error, [e.value for e in app.error]
+    result = job.result[0]
+    assert result.config["attack"] == attack
+    assert "Spearman ρ" in metric_values(app)
+
+
+def test_targeted_rectangle_region_is_passed_to_the_attack(app):
+    app.selectbox(key="attack").set_value("targeted").run()
+    app.radio(key="region_kind").set_value("Rectangle").run()
+    app.slider(key="region_rows").set_value((4, 20))
+    app.slider(key="region_cols").set_value((30, 60))
+    set_steps(app, 2)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    region = torch.tensor(job.result[0].config["region"], dtype=torch.bool).reshape(-1, 64, 64)[0]
+    expected = torch.zeros(64, 64, dtype=torch.bool)
+    expected[4:20, 30:60] = True
+    assert torch.equal(region, expected)
+
+
+def test_offline_zoo_model_explains_itself_and_the_app_keeps_working(app):
+    app.radio(key="model_source").set_value("Torchvision zoo").run()
+    app.selectbox(key="zoo_model").set_value("resnet18").run()
+    assert not app.exception
+    messages = " ".join(error.value for error in app.error)
+    assert "resnet18" in messages and "bundled" in messages.lower()
+    assert not app.button    # nothing to run until a model is there
+    app.radio(key="model_source").set_value("Bundled (offline)").run()
+    assert not app.error
+    set_steps(app, 2)
+    app.run()
+    app.button(key="run_attack").click().run()
+    run_until_done(app)
+    assert "Spearman ρ" in metric_values(app)
+
+
+def test_broken_upload_is_an_error_in_place(app):
+    app.selectbox(key="image_choice").set_value("Upload your own image").run()
+    app.file_uploader(key="image_file").set_value(("broken.png", b"not an image", "image/png")).run()
+    assert not app.exception
+    assert any("broken" in e.value.lower() or "image" in e.value.lower() for e in app.error)
+    app.selectbox(key="image_choice").set_value(fg.samples("synthetic")[0].name).run()
+    assert not app.error
+
+
+def test_uploaded_image_is_attacked(app):
+    sample = fg.samples("synthetic")[1]
+    app.selectbox(key="image_choice").set_value("Upload your own image").run()
+    app.file_uploader(key="image_file").set_value(
+        (sample.path.name, sample.path.read_bytes(), "image/png")).run()
+    set_steps(app, 2)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.error, [e.value for e in app.error]
+    assert "Spearman ρ" in metric_values(app)
+    assert not any(label.startswith("On the object") for label in metric_values(app))
+    assert job.result[0].perturbed.shape == (1, 3, 64, 64)
+
+
+def test_broken_labels_file_is_an_error_in_place(app):
+    app.file_uploader(key="labels_file").set_value(("labels.json", b"{not json", "application/json"))
+    app.run()
+    assert not app.exception
+    assert any("labels" in e.value for e in app.error)
+
+
+def test_labels_file_renames_the_classes(app):
+    labels = [f"shape number {i}" for i in range(len(state.named_model("bundled").labels))]
+    app.file_uploader(key="labels_file").set_value(("labels.txt", "\n".join(labels).encode(),
+                                                    "text/plain")).run()
+    assert not app.error
+    assert any(caption.startswith("Original: shape number") for caption in captions(app))
+    assert state.named_model("bundled").labels[0] != labels[0]   # the cached model is untouched
+
+
+@pytest.mark.slow
+def test_stop_keeps_the_best_so_far(app):
+    set_steps(app, 1000)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    deadline = time.monotonic() + 120
+    while job.step < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="stop_attack").click().run()
+    run_until_done(app)
+    result = job.result[0]
+    assert result.stopped_early and 3 <= result.steps_run < 1000
+    assert any(w.value.startswith(f"Stopped after {result.steps_run} of 1000") for w in app.warning)
+    assert "Spearman ρ" in metric_values(app)
+
+
+def test_exports_reproduce_the_run(app):
+    set_steps(app, 5)
+    app.run()
+    app.button(key="run_attack").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    result = job.result[0]
+    downloads = {button.key: button for button in app.get("download_button")}
+    assert {"export_png", "export_panel", "export_csv", "export_json",
+            "export_snippet"} <= set(downloads)
+    code = app.code[0].value
+    namespace: dict = {}
+    exec(compile(code, "reproduce.py", "exec"), namespace)   # the snippet runs as printed
+    again = namespace["result"]
+    for name in ("spearman", "top_k_intersection", "center_shift"):
+        torch.testing.assert_close(again.metrics[name].cpu(), result.metrics[name].cpu())
+    torch.testing.assert_close(again.perturbed.cpu(), result.perturbed.cpu())
