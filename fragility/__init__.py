@@ -9,10 +9,13 @@ from .attacks import AttackResult, attack, attacks, get_attack
 from .errors import ConfigError, FragilityError, InputError, ModelError
 from .explainers import attribute, explain, get_method, methods
 from .images import load_image
-from .models import Model, load_model, models, wrap_model
+from .models import Model, load_model, models, predict, wrap_model
 from .samples import Sample, get_sample, samples
+from .sanity import SanityResult, cascading_randomization, independent_randomization
 
-__all__ = ["AttackResult", "ConfigError", "FragilityError", "InputError", "Model", "ModelError",
-           "Sample", "attack", "attacks", "attribute", "explain", "get_attack", "get_method",
-           "get_sample", "load_image", "load_model", "methods", "metrics", "models", "samples",
-           "wrap_model"]
+__all__ = [
+    "AttackResult", "ConfigError", "FragilityError", "InputError", "Model", "ModelError", "Sample",
+    "SanityResult", "attack", "attacks", "attribute", "cascading_randomization", "explain",
+    "get_attack", "get_method", "get_sample", "independent_randomization", "load_image",
+    "load_model", "methods", "metrics", "models", "predict", "samples", "wrap_model",
+]

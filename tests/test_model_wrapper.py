@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from torch import nn
 
 import fragility as fg
 from fragility.models.model import as_model, evaluation

@@ -139,12 +139,12 @@ def _own_model(choices: Choices) -> None:
 
 
 def model_names() -> list[str]:
-    return state.registry_names("models")
+    return fg.models()
 
 
 def _samples_for(model: fg.Model) -> list:
     kind = {"synthetic": "synthetic", "imagenet": "photo"}.get(model.domain)
-    return state.api("samples")(kind)
+    return fg.samples(kind)
 
 
 def _image(choices: Choices) -> None:
@@ -221,7 +221,7 @@ def _option(method: str, name: str, default):
 
 def _attack(choices: Choices) -> None:
     st.header("Attack")
-    names = state.registry_names("attacks")
+    names = fg.attacks()
     attack = st.selectbox("Attack", names, index=names.index("top-k") if "top-k" in names else 0,
                           key="attack", format_func=lambda n: fg.get_attack(n).title)
     st.caption(fg.get_attack(attack).description)
@@ -281,9 +281,8 @@ def _target_map(choices: Choices) -> None:
     try:
         if key not in cache:
             other = next(s for s in gallery if s.name == name).load(size=choices.image.shape[-1])
-            with state.model_lock(choices.model_key):
-                cache[key] = fg.explain(choices.model, other[None], choices.method,
-                                        **choices.method_options)[0]
+            cache[key] = fg.explain(choices.model, other[None], choices.method,
+                                    **choices.method_options)[0]
     except fg.FragilityError as error:
         choices.errors.append(str(error))
         return

@@ -49,12 +49,6 @@ def relabelled(name: str, labels_digest: str, _labels: list[str]) -> fg.Model:
     return fg.wrap_model(named_model(name), labels=_labels)
 
 
-@st.cache_resource(show_spinner=False)
-def model_lock(model_key: str) -> threading.Lock:
-    """One computation at a time per model: explainers may hook the shared model's layers."""
-    return threading.Lock()
-
-
 def parse_labels(data: bytes, file_name: str) -> list[str]:
     """Labels from a .txt (one per line) or .json (a list, or a dict index -> name) file."""
     text = data.decode("utf-8", errors="strict")
@@ -74,16 +68,6 @@ def digest(data: bytes | torch.Tensor | None) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
-def api(name: str):
-    """fg.<name> for "models", "attacks" and "samples": once imported, the modules of the
-    same name (fragility.models, ...) shadow those functions on the package."""
-    value = getattr(fg, name)
-    return value if callable(value) else getattr(value, name)
-
-
-def registry_names(kind: str) -> list[str]:
-    return api(kind)()
-
 
 def device_name(model: fg.Model) -> str:
     device = model.device
@@ -94,10 +78,8 @@ def device_name(model: fg.Model) -> str:
 
 def predictions(model: fg.Model, images: torch.Tensor) -> list[tuple[str, float]]:
     """(label name, confidence) of the top class of each image."""
-    with torch.no_grad():
-        probabilities = model(images.to(model.device)).softmax(dim=-1)
-    confidence, index = probabilities.max(dim=-1)
-    return [(model.label_name(int(i)), float(c)) for i, c in zip(index, confidence)]
+    labels, confidence = fg.predict(model, images)
+    return [(model.label_name(int(i)), float(c)) for i, c in zip(labels, confidence)]
 
 
 # ---------------------------------------------------------------- jobs
@@ -105,8 +87,7 @@ def predictions(model: fg.Model, images: torch.Tensor) -> list[tuple[str, float]
 class Job:
     """One computation (an attack, or a series of them) running in a worker thread."""
 
-    def __init__(self, key: str, work: Callable[["Job"], object], lock: threading.Lock,
-                 total: int):
+    def __init__(self, key: str, work: Callable[["Job"], object], total: int):
         self.key = key
         self.total = total
         self.step = 0
@@ -121,7 +102,7 @@ class Job:
         self.partial: list = []               # finished parts (the compare view)
         self.result = None
         self.error: str | None = None
-        self._work, self._lock = work, lock
+        self._work = work
         self._thread = threading.Thread(target=self._run, name=f"fragility-{key[:8]}", daemon=True)
 
     def start(self) -> "Job":
@@ -160,11 +141,8 @@ class Job:
 
     def _run(self) -> None:
         try:
-            self.phase = "waiting for another session's run on this model"
-            with self._lock:
-                self.started = time.monotonic()
-                self.phase = "running"
-                self.result = self._work(self)
+            self.phase = "running"
+            self.result = self._work(self)
         except fg.FragilityError as error:
             self.error = str(error)
         except Exception as error:  # shown in place; the page keeps working
@@ -178,12 +156,12 @@ def jobs() -> dict[str, Job]:
     return st.session_state.setdefault("jobs", {})
 
 
-def start_job(key: str, work: Callable[[Job], object], model_key: str, total: int) -> Job:
+def start_job(key: str, work: Callable[[Job], object], total: int) -> Job:
     """Start `work` for `key`, stopping this session's other running jobs first."""
     for other in jobs().values():
         if other.running:
             other.stop.set()
-    job = Job(key, work, model_lock(model_key), total)
+    job = Job(key, work, total)
     store = jobs()
     store.pop(key, None)
     store[key] = job

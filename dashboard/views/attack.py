@@ -30,8 +30,8 @@ def render(choices: Choices) -> None:
                                     key="opacity")
     if run_column.button("Run attack", icon=":material/play_arrow:", type="primary",
                          key="run_attack", width="stretch"):
-        _original(choices)   # before the job holds the model
-        state.start_job(key, _work(choices), choices.model_key, total=choices.steps)
+        _original(choices)
+        state.start_job(key, _work(choices), total=choices.steps)
     job = state.jobs().get(key)
     if job is None:
         note_column.caption("Press **Run attack**: it searches for a change of at most ε per pixel "
@@ -89,10 +89,9 @@ def _original(choices: Choices):
     cache = st.session_state.setdefault("originals", {})
     key = _original_key(choices)
     if key not in cache:
-        with state.model_lock(choices.model_key):
-            maps = fg.explain(choices.model, choices.image[None], choices.method,
-                              **choices.method_options)
-            cache[key] = (maps[0], state.predictions(choices.model, choices.image[None])[0])
+        maps = fg.explain(choices.model, choices.image[None], choices.method,
+                          **choices.method_options)
+        cache[key] = (maps[0], state.predictions(choices.model, choices.image[None])[0])
     return cache[key]
 
 

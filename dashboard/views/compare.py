@@ -31,7 +31,7 @@ def render(choices: Choices) -> None:
     names = fg.methods()
     key = state.config_key({**choices.key_parts(), "compare": names, "steps": steps})
     if st.button("Run every method", icon=":material/play_arrow:", type="primary", key="run_compare"):
-        state.start_job(key, _work(choices, names, steps), choices.model_key,
+        state.start_job(key, _work(choices, names, steps),
                         total=steps * len(names))
     job = state.jobs().get(key)
     opacity = st.session_state.get("opacity", 0.65)

@@ -6,7 +6,6 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import state
 from ..components.choices import PAPER
 
 
@@ -33,6 +32,6 @@ def render() -> None:
             st.markdown(f"**{spec.title}** — {spec.description}")
     with right:
         st.header("Attacks")
-        for name in state.registry_names("attacks"):
+        for name in fg.attacks():
             spec = fg.get_attack(name)
             st.markdown(f"**{spec.title}** — {spec.description}")

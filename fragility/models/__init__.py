@@ -10,7 +10,7 @@ import torch
 from ..errors import ConfigError, ModelError
 from .bundled import load_bundled
 from .custom import load_torchscript
-from .model import Model, as_model, wrap_model
+from .model import Model, as_model, predict, wrap_model
 from .registry import models, register_model, resolve_device
 from .zoo import ZOO, load_zoo
 
@@ -45,4 +45,4 @@ def load_model(name_or_path: str | Path = "bundled", device: torch.device | str 
     return load_torchscript(path, device)
 
 
-__all__ = ["Model", "as_model", "load_model", "models", "wrap_model"]
+__all__ = ["Model", "as_model", "load_model", "models", "predict", "wrap_model"]

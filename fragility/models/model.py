@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
+from ..validation import check_images
 
 
 class Model(nn.Module):
@@ -91,6 +92,16 @@ def as_model(model: nn.Module) -> Model:
     if not isinstance(model, nn.Module):
         raise ModelError(f"model must be a torch.nn.Module or fragility Model, got {type(model).__name__}")
     return Model(model)
+
+
+def predict(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted class (N,) and its softmax probability (N,) for images (N,3,H,W) in [0,1]."""
+    model = as_model(model)
+    images = check_images(images).to(model.device)
+    with evaluation(model), torch.no_grad():
+        probabilities = model(images).softmax(dim=-1)
+    confidence, labels = probabilities.max(dim=-1)
+    return labels, confidence
 
 
 @contextlib.contextmanager
