@@ -1,8 +1,8 @@
 """Screenshots of the real dashboard for the README: docs/screenshots/*.png.
 
 Starts the dashboard, drives Debian's Chromium with Playwright in the light and the dark
-theme (Streamlit follows the browser's colour scheme), runs the default attack and the
-compare view, and saves what a person would see.
+theme (Streamlit follows the browser's colour scheme), runs the default attack, the
+compare view and the sanity check, and saves what a person would see.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -56,6 +56,17 @@ def compare(page, url: str, name: str, steps: int) -> None:
     page.screenshot(path=OUT / f"{name}.png")
 
 
+def sanity(page, url: str, name: str) -> None:
+    page.goto(f"{url}/sanity")
+    page.get_by_role("button", name="Run", exact=True).wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text(re.compile(r"^Randomised \d+ layers")).wait_for(timeout=TIMEOUT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1350})
+    page.wait_for_timeout(2500)        # let the chart finish drawing
+    page.screenshot(path=OUT / f"{name}.png")
+    page.set_viewport_size(VIEWPORT)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     process, url = server.start()
@@ -69,6 +80,7 @@ def main() -> None:
                 attack(page, url, f"attack-{scheme}")
                 if scheme == "light":
                     compare(page, url, "compare-light", steps=5)
+                    sanity(page, url, "sanity-light")
                 context.close()
             browser.close()
     finally:

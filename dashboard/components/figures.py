@@ -76,3 +76,31 @@ def center_path(saliency: torch.Tensor, path: list[tuple[float, float]],
     figure.update_yaxes(showticklabels=False, showgrid=False, range=[height - 0.5, -0.5],
                         scaleanchor="x")
     return figure
+
+
+# The sanity check's similarity measures: title and colour of each line.
+SANITY_METRICS = {"spearman": "Spearman ρ", "ssim": "SSIM", "top_k_intersection": "Top-k intersection"}
+SANITY_COLORS = {"spearman": ATTACK_COLOR, "ssim": RANDOM_COLOR, "top_k_intersection": "#10B981"}
+
+
+def per_layer(layers: list[str], values: dict[str, list[float]], x_title: str,
+              k: int | None = None) -> go.Figure:
+    """Each similarity measure (image 0) per randomised layer, from the logits layer down.
+
+    NaN (Spearman of a constant map) is left as a gap in the line.
+    """
+    figure = go.Figure()
+    figure.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
+    lowest = 0.0
+    for name, title in SANITY_METRICS.items():
+        ys = [None if value != value else value for value in values[name]]
+        lowest = min([lowest, *(y for y in ys if y is not None)])
+        label = f"Top-{k} intersection" if name == "top_k_intersection" and k else title
+        figure.add_trace(go.Scatter(x=layers, y=ys, name=label, mode="lines+markers",
+                                    line=dict(color=SANITY_COLORS[name], width=4),
+                                    marker=dict(size=9)))
+    figure = _layout(figure, "Similarity to the trained network's map", x_title, "",
+                     (lowest - 0.05, 1.05))
+    figure.update_layout(height=380)
+    figure.update_xaxes(type="category")
+    return figure

@@ -1,0 +1,190 @@
+"""The sanity-check page (parameter randomisation) through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import fragility as fg
+from dashboard.components import state
+
+METRICS = ("spearman", "ssim", "top_k_intersection")
+
+
+def open_sanity_page(at: AppTest) -> AppTest:
+    """Switch to the page registered under url_path "sanity" and run it.
+
+    AppTest.switch_page only matches pages that are files; this page is a function given to
+    st.navigation, so its page hash is looked up in the registry AppTest keeps.
+    """
+    hashes = [page_hash for page_hash, info in at._registered_pages.items()
+              if info.get("url_pathname") == "sanity"]
+    assert len(hashes) == 1, at._registered_pages
+    at._page_hash = hashes[0]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while any(job.running for job in at.session_state["jobs"].values()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the sanity check did not finish")
+        time.sleep(0.1)
+    return at.run()
+
+
+def run_check(at: AppTest):
+    at.button(key="run_sanity").click().run()
+    job = list(at.session_state["jobs"].values())[-1]
+    run_until_done(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return job
+
+
+def chart_lines(at: AppTest) -> dict[str, tuple[list, list]]:
+    """name -> (x, y) of each line of the sanity chart, as sent to the browser."""
+    charts = [chart for chart in at.get("plotly_chart") if "Similarity to the trained" in
+              chart.proto.spec]
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    return {trace["name"]: (trace["x"], trace["y"]) for trace in spec["data"]
+            if trace.get("type") == "scatter"}
+
+
+def chart_lines_present(at: AppTest) -> bool:
+    return any("Similarity to the trained" in chart.proto.spec for chart in at.get("plotly_chart"))
+
+
+def tile_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.main.get("image") for caption in image.captions
+            if caption != "low → high saliency"]
+
+
+def sample_image(at: AppTest) -> torch.Tensor:
+    name = at.selectbox(key="image_choice").value
+    sample = next(s for s in fg.samples("synthetic") if s.name == name)
+    return sample.load(size=64)
+
+
+def assert_chart_matches(at: AppTest, expected: fg.SanityResult) -> None:
+    lines = chart_lines(at)
+    k = expected.config["k"]
+    titles = {"spearman": "Spearman ρ", "ssim": "SSIM", "top_k_intersection": f"Top-{k} intersection"}
+    model = state.named_model("bundled")
+    layers = [f"{name} · {type(model.net.get_submodule(name)).__name__}"
+              for name in expected.layers]
+    for metric in METRICS:
+        x, y = lines[titles[metric]]
+        assert x == layers
+        want = expected.metrics[metric][:, 0].tolist()
+        assert len(y) == len(want)
+        for shown, value in zip(y, want):
+            if math.isnan(value):
+                assert shown is None
+            else:
+                assert shown == pytest.approx(value, abs=1e-6)
+
+
+def test_page_is_in_the_navigation_and_explains_the_test(app):
+    open_sanity_page(app)
+    assert "Sanity Checks for Saliency Maps" in " ".join(m.value for m in app.markdown)
+    assert app.radio(key="sanity_mode").value == "cascading"
+    assert app.radio(key="sanity_mode").options == ["Cascading", "Independent"]
+    assert not app.error
+
+
+def test_cascading_run_shows_a_tile_per_layer_and_the_metrics_of_the_api(app):
+    open_sanity_page(app)
+    job = run_check(app)
+    image = sample_image(app)
+    model = state.named_model("bundled")
+    expected = fg.cascading_randomization(model, image[None], "gradient", seed=0)
+    result = job.result
+    assert result.config["mode"] == "cascading" and result.layers == expected.layers
+    for metric in METRICS:
+        torch.testing.assert_close(result.metrics[metric], expected.metrics[metric],
+                                   equal_nan=True)
+    assert_chart_matches(app, expected)
+    assert app.success[0].value.startswith(f"Randomised {len(expected.layers)} layers")
+
+    # 15 layers: the trained map and 7 evenly spaced steps, the first and last among them
+    captions = tile_captions(app)
+    assert captions[0] == "Trained network"
+    steps = captions[1:]
+    assert len(steps) == 7 < len(expected.layers)
+    top, bottom = expected.layers[0], expected.layers[-1]
+    assert steps[0] == f"random: {top} · {type(model.net.get_submodule(top)).__name__}"
+    assert steps[-1] == f"random: {bottom} · {type(model.net.get_submodule(bottom)).__name__}"
+
+    app.toggle(key="sanity_every_layer").set_value(True).run()   # a redraw, same job
+    assert list(app.session_state["jobs"].values())[-1] is job
+    assert len(tile_captions(app)) == len(expected.layers) + 1
+
+
+def test_independent_mode_runs_its_own_check(app):
+    open_sanity_page(app)
+    app.radio(key="sanity_mode").set_value("independent").run()
+    job = run_check(app)
+    image = sample_image(app)
+    expected = fg.independent_randomization(state.named_model("bundled"), image[None],
+                                            "gradient", seed=0)
+    assert job.result.config["mode"] == "independent"
+    for metric in METRICS:
+        torch.testing.assert_close(job.result.metrics[metric], expected.metrics[metric],
+                                   equal_nan=True)
+    assert_chart_matches(app, expected)
+
+    app.radio(key="sanity_mode").set_value("cascading").run()   # not run yet: nothing cached
+    assert not chart_lines_present(app)
+    app.radio(key="sanity_mode").set_value("independent").run()  # the cached result again
+    assert list(app.session_state["jobs"].values())[-1] is job
+    assert_chart_matches(app, expected)
+
+
+
+def test_method_and_seed_from_the_page_reach_the_check(app):
+    app.selectbox(key="method").set_value("gradcam").run()
+    open_sanity_page(app)
+    app.number_input(key="sanity_seed").set_value(3).run()
+    job = run_check(app)
+    expected = fg.cascading_randomization(state.named_model("bundled"), sample_image(app)[None],
+                                          "gradcam", seed=3)
+    assert job.result.config["method"] == "gradcam" and job.result.config["seed"] == 3
+    assert_chart_matches(app, expected)     # Grad-CAM's constant maps: gaps, not lines to NaN
+
+
+def test_stop_keeps_the_layers_run_so_far(app):
+    app.selectbox(key="method").set_value("smoothgrad").run()    # slow enough to stop
+    open_sanity_page(app)
+    app.button(key="run_sanity").click().run()
+    job = list(app.session_state["jobs"].values())[-1]
+    deadline = time.monotonic() + 120
+    while job.step < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="stop_sanity").click().run()
+    run_until_done(app)
+    result = job.result
+    assert result.stopped_early and 1 <= len(result.layers) < job.total
+    assert any(w.value.startswith(f"Stopped after {len(result.layers)} of {job.total}")
+               for w in app.warning)
+    assert len(chart_lines(app)["SSIM"][1]) == len(result.layers)
+
+
+def test_a_failing_check_is_an_error_in_place(app, monkeypatch):
+    def broken(*args, **kwargs):
+        raise fg.ConfigError("layers must name each layer once")
+    from dashboard.views import sanity
+    monkeypatch.setitem(sanity.RUNS, "cascading", broken)
+    open_sanity_page(app)
+    app.button(key="run_sanity").click().run()
+    run_until_done(app)
+    assert not app.exception
+    assert any("layers must name each layer once" in e.value for e in app.error)
