@@ -5,9 +5,10 @@ tensors: one double backprop through the softplus surrogate (the gradient of a t
 dissimilarity of the gradient map) plus one forward + backward of the real network (the
 label and map check of the candidate). Attack step: (attack(steps=S) - attack(steps=0)) / S,
 so the set-up (the original map) is not counted. Goals: attack step / floor <= 1.1;
-integrated-gradients step <= 1.2 x M x gradient step.
+integrated-gradients step <= 1.2 x M x gradient step. --points-per-pass overrides the
+attack's budget of images per pass (fragility.attacks.setting.POINTS_PER_PASS), to choose it.
 
-    python benchmarks/bench_attack_step.py [--device cpu|cuda] [--repeats 3]
+    python benchmarks/bench_attack_step.py [--device cpu|cuda] [--repeats 3] [--points-per-pass P]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 import torchvision
 
 import fragility as fg
-from fragility.attacks import attack
+from fragility.attacks import attack, setting
 from fragility.smooth import softplus_relu
 
 
@@ -87,7 +88,7 @@ def step_costs(model, images, target, top_k, steps, device, repeats, **kwargs):
     return min(floors), (min(full) - min(setup)) / steps
 
 
-def measure(model, label, batch, steps, device, repeats, integrated_steps=None):
+def measure(model, label, batch, steps, device, repeats, integrated_steps=()):
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size, size, generator=generator).to(device)
@@ -98,9 +99,9 @@ def measure(model, label, batch, steps, device, repeats, integrated_steps=None):
     floor, step = step_costs(model, images, target, top_k, steps, device, repeats)
     print(f"{label:30s} {device.type:4s} batch {batch:2d}: floor {floor * 1e3:8.1f} ms  "
           f"attack step {step * 1e3:8.1f} ms  ratio {step / floor:5.2f}  (goal <= 1.1)", flush=True)
-    if integrated_steps:
-        m = integrated_steps
-        _, ig = step_costs(model, images, target, top_k, max(1, steps // 2), device, repeats,
+    for m in integrated_steps:
+        ig_steps = max(1, steps // 2) if m <= 10 else 1
+        _, ig = step_costs(model, images, target, top_k, ig_steps, device, repeats,
                            method="integrated-gradients", method_options={"steps": m})
         print(f"{'':30s} {'':4s} {'':8s}  integrated gradients (M={m}) step {ig * 1e3:8.1f} ms = "
               f"{ig / (m * step):5.2f} x M x gradient step  (goal <= 1.2)", flush=True)
@@ -110,17 +111,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", action="append", help="cpu and/or cuda (default: cpu, plus cuda if any)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median)")
+    parser.add_argument("--points-per-pass", type=int, help="the attack's budget of images per pass")
     args = parser.parse_args()
+    if args.points_per_pass:
+        setting.POINTS_PER_PASS = args.points_per_pass
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     warnings.simplefilter("ignore")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+          f"{setting.POINTS_PER_PASS} images per pass")
     for name in devices:
         device = torch.device(name)
         gpu = device.type == "cuda"
         model, label = small_model(device)
-        for batch in (1, 16):
-            measure(model, label, batch, steps=20 if gpu else (8 if batch == 1 else 4), device=device, repeats=args.repeats,
-                    integrated_steps=8)
+        # M=8 at batch 1 and 16; the paper's M=100 at batch 1 and 4.
+        for batch, integrated in ((1, (8, 100)), (4, (100,)), (16, (8,))):
+            measure(model, label, batch, steps=20 if gpu else (8 if batch == 1 else 4), device=device,
+                    repeats=args.repeats, integrated_steps=integrated)
         model, label = squeezenet(device)
         for batch in (1, 16):
             measure(model, label, batch, steps=20 if gpu else (4 if batch == 1 else 2), device=device,

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from . import metrics
+from ._json import jsonable
 from .errors import ConfigError, ModelError, unknown_name
 from .explainers import attribute, check_options, get_method, saliency_map
 from .models.model import Model, as_model
@@ -142,7 +143,7 @@ def _run(model, images, method, seed, method_options, layers, callback, k, *, ca
     table = torch.stack(rows)     # (steps run, metric, N); there is always at least one step
     config = {
         "mode": "cascading" if cascading else "independent", "method": method,
-        "method_options": _jsonable(options), "seed": seed, "layers": order,
+        "method_options": jsonable(options), "seed": seed, "layers": order,
         "k": k, "model": model.name, "images": n, "image_size": [height, width],
         "device": str(images.device), "dtype": str(original_maps.dtype).replace("torch.", ""),
         "init": f"each layer's reset_parameters(), else truncated normal (std {INIT_STD}); "
@@ -215,12 +216,3 @@ def _similarity(original: torch.Tensor, maps: torch.Tensor, k: int) -> torch.Ten
     return torch.stack([metrics.spearman(original, maps), metrics.ssim(original, maps),
                         metrics.top_k_intersection(original, maps, k)])
 
-
-def _jsonable(value):
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value

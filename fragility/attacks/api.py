@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from .. import metrics
+from .._json import jsonable
 from ..errors import ConfigError
 from ..explainers import check_options, get_method
 from ..models.model import as_model, evaluation
@@ -75,7 +76,7 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
         labels = logits.argmax(dim=1)
         setting = Setting(model, method_spec, options, images, labels, epsilon, steps, step_size, beta, seed)
         reference = Reference(original_maps, logits, labels, k, region_t, target_t, gamma)
-        tracker = Tracker(images, reference, spec.objective(reference),
+        tracker = Tracker(images, reference, spec.objective,
                           keep_label=spec.kind == "interpretation", callback=callback)
         _RUNNERS[spec.kind](setting, tracker)
         history = tracker.finish()
@@ -94,12 +95,12 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
         result_metrics["mass_in_mask_before"] = metrics.mass_in_mask(original_maps, mask_t)
         result_metrics["mass_in_mask_after"] = metrics.mass_in_mask(tracker.maps, mask_t)
     config = {
-        "method": method, "method_options": _jsonable(options), "attack": attack,
+        "method": method, "method_options": jsonable(options), "attack": attack,
         "epsilon": epsilon, "steps": steps, "step_size": step_size, "k": k, "beta": beta,
         "gamma": gamma, "seed": seed, "model": model.name, "surrogate": surrogate,
         "dissimilarity": spec.objective_description, "images": n, "image_size": [height, width],
         "device": str(device), "dtype": str(dtype).replace("torch.", ""),
-        "region": _jsonable(region_t), "target_map": _jsonable(target_t), "mask": _jsonable(mask_t),
+        "region": jsonable(region_t), "target_map": jsonable(target_t), "mask": jsonable(mask_t),
     }
     return AttackResult(
         perturbed=tracker.perturbed, original_maps=original_maps, perturbed_maps=tracker.maps,
@@ -132,12 +133,3 @@ def _target_map(target_map, shape: torch.Size) -> torch.Tensor:
         raise ConfigError("target_map must be finite and non-negative with some mass in each map")
     return (target / total).expand(shape)
 
-
-def _jsonable(value):
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value

@@ -5,9 +5,12 @@ L-inf ball of radius eps around x_t and onto [0,1]. The gradient is taken throug
 method's smooth surrogate (a ReLU network's map is piecewise constant in x); every
 candidate is then checked on the real network, and per image the iterate with the
 largest dissimilarity whose label is unchanged is kept (the original when none is).
+Both passes run in groups of images (Setting.groups) to bound their working set.
 """
 
 from __future__ import annotations
+
+import torch
 
 from ..explainers import saliency_map
 from ..explainers._core import gradient
@@ -17,15 +20,23 @@ from .tracking import Tracker
 
 def run(setting: Setting, tracker: Tracker) -> None:
     bounds = setting.ball()
+    groups = setting.groups()
+    objectives = [tracker.objective_for(group) for group in groups]
     x = setting.images
     for step in range(1, setting.steps + 1):
-        # One double backprop through the surrogate ...
-        x = x.detach().requires_grad_(True)
-        explanation = setting.method.differentiable(setting.model, x, setting.target, setting.beta,
-                                                    **setting.options)
-        dissimilarity = tracker.objective(saliency_map(explanation.attributions), explanation.logits)
-        x = signed_step(x, gradient(dissimilarity.sum(), x), setting, bounds)
+        # One double backprop through the surrogate per group ...
+        grad = torch.cat([surrogate_gradient(setting, x[group], setting.target[group], objective)
+                          for group, objective in zip(groups, objectives)])
+        x = signed_step(x, grad, setting, bounds)
         # ... and one forward + backward of the real network to check the candidate.
         maps, logits = evaluate(setting, x)
         if not tracker.offer(step, x, maps, logits):
             return
+
+
+def surrogate_gradient(setting: Setting, x: torch.Tensor, target: torch.Tensor, objective) -> torch.Tensor:
+    """grad_x of sum D over the images `x`, through the method's smooth surrogate."""
+    x = x.detach().requires_grad_(True)
+    explanation = setting.method.differentiable(setting.model, x, target, setting.beta, **setting.options)
+    dissimilarity = objective(saliency_map(explanation.attributions), explanation.logits)
+    return gradient(dissimilarity.sum(), x)

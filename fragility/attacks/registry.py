@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -26,6 +26,13 @@ class Reference:
     region: torch.Tensor | None        # (N,H,W) bool, targeted attack
     target_map: torch.Tensor | None    # (N,H,W) summing to 1, target-map attack
     gamma: float                       # weight of the logit term, target-map attack
+
+    def select(self, images: slice) -> Reference:
+        """The reference of the images `images` alone (a slice of the batch)."""
+        def part(tensor):
+            return None if tensor is None else tensor[images]
+        return replace(self, maps=self.maps[images], logits=self.logits[images], labels=self.labels[images],
+                       region=part(self.region), target_map=part(self.target_map))
 
 
 # objective(reference) -> D(maps, logits) -> (N,) dissimilarity, differentiable.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ..metrics import average_ranks, center_of_mass, correlation, top_k_mask
-from .registry import Reference
+from .registry import Objective, Reference
 
 # Per-image values recorded each step, for the best iterate so far and the current one.
 TRACKED = ("dissimilarity", "spearman", "top_k_intersection", "center_shift", "labels_kept")
@@ -21,11 +21,11 @@ class Tracker:
     (random sign, PGD) the latest iterate is the result.
     """
 
-    def __init__(self, images: torch.Tensor, reference: Reference,
-                 objective: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    def __init__(self, images: torch.Tensor, reference: Reference, objective: Objective,
                  keep_label: bool, callback: Callable | None = None):
         self.reference = reference
-        self.objective = objective
+        self._objective_of = objective
+        self.objective = objective(reference)   # D(maps, logits) -> (N,) for the whole batch
         self.keep_label = keep_label
         self.callback = callback
         self._original_ranks = average_ranks(reference.maps.flatten(1))
@@ -39,6 +39,10 @@ class Tracker:
         self._pending: list[torch.Tensor] = []   # rows kept on the device until the end
         self.steps_run = 0
         self.stopped_early = False
+
+    def objective_for(self, images: slice) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """D for the images `images` (a slice of the batch) alone."""
+        return self._objective_of(self.reference.select(images))
 
     def measure(self, maps: torch.Tensor, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         """The tracked values of maps/logits against the original, batched, no host sync."""

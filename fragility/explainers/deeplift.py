@@ -77,7 +77,7 @@ def _deeplift(model, x, target, create_graph, baseline, beta):
                       "through each ReLU the ratio of output to input change instead of its "
                       "gradient (Shrikumar, Greenside & Kundaje, 2017, Rescale rule). The "
                       "reference is the image's mean colour, as in the paper.",
-          options={"baseline": "mean"},
+          options={"baseline": "mean"}, points=lambda options: 2,
           surrogate=lambda model, x, target, beta, baseline="mean":
               _deeplift(model, x, target, True, baseline, beta),
           surrogate_description=lambda beta:

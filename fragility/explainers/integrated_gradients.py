@@ -22,7 +22,8 @@ from .registry import register
                       "the difference from the baseline; the attributions add up to the change "
                       "of the class score along the path (Sundararajan, Taly & Yan, 2017). The "
                       "paper uses M = 100 steps.",
-          options={"steps": 100, "baseline": "black", "batch_size": None})
+          options={"steps": 100, "baseline": "black", "batch_size": None},
+          points=lambda options: check_number(options["steps"], "steps", low=1, integer=True))
 def integrated_gradients(model, x, target=None, *, create_graph: bool = False, steps: int = 100,
                          baseline: str = "black", batch_size: int | None = None) -> Explanation:
     steps = check_number(steps, "steps", low=1, integer=True)

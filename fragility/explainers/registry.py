@@ -10,6 +10,10 @@ from ..smooth import describe, softplus_relu
 from ._core import Explanation
 
 
+def one_point(options: dict) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -20,6 +24,12 @@ class Method:
     # How the attack differentiates this method; surrogate(model, x, target, beta, **options).
     surrogate: Callable[..., Explanation] | None = None
     surrogate_description: Callable[[float], str] = describe
+    # Images the method runs through the network per input image (IG: its steps), which sets
+    # how many input images the attack can push through one pass; see attacks/setting.py.
+    points: Callable[[dict], int] = one_point
+    # False when an image's map depends on the rest of its batch (e.g. noise drawn for the
+    # whole batch at once): the attack then never splits the batch.
+    groupable: bool = True
 
     def differentiable(self, model, x, target, beta: float, **options) -> Explanation:
         """The explanation of the smooth surrogate, with a graph back to `x`."""
@@ -34,11 +44,15 @@ _METHODS: dict[str, Method] = {}
 
 def register(name: str, *, title: str, description: str, options: dict | None = None,
              surrogate: Callable[..., Explanation] | None = None,
-             surrogate_description: Callable[[float], str] = describe):
-    """Decorator: register `fn` as the explanation method `name`."""
+             surrogate_description: Callable[[float], str] = describe,
+             points: Callable[[dict], int] = one_point, groupable: bool = True):
+    """Decorator: register `fn` as the explanation method `name`.
+
+    points(options): images run through the network per input image (default 1).
+    """
     def decorate(fn):
         _METHODS[name] = Method(name, fn, title, description, dict(options or {}),
-                                surrogate, surrogate_description)
+                                surrogate, surrogate_description, points, groupable)
         return fn
     return decorate
 

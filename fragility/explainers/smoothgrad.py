@@ -31,7 +31,9 @@ def noisy_copies(x: torch.Tensor, samples: int, std: float, seed: int) -> torch.
                       "noise added, which removes much of the gradient's speckle (Smilkov, Thorat, "
                       "Kim, Viegas & Wattenberg, 2017). sigma is the noise level as a fraction of "
                       "the pixel range.",
-          options={"samples": 50, "sigma": 0.15, "seed": 0})
+          options={"samples": 50, "sigma": 0.15, "seed": 0},
+          points=lambda options: check_number(options["samples"], "samples", low=1, integer=True) + 1,
+          groupable=False)  # the noise is drawn for the whole batch at once
 def smoothgrad(model, x, target=None, *, create_graph: bool = False, samples: int = 50,
                sigma: float = 0.15, seed: int = 0) -> Explanation:
     samples = check_number(samples, "samples", low=1, integer=True)
