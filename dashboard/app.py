@@ -26,6 +26,10 @@ from dashboard.views import attack, compare, learn, sanity  # noqa: E402
 # when anything else runs). OMP_NUM_THREADS, if set, wins.
 if "OMP_NUM_THREADS" not in os.environ:
     torch.set_num_threads(1)
+# An attack thread releases the GIL in every torch op and must win it back from the
+# threads that draw the page; at Python's default 5 ms switch interval each hand-back
+# can wait 5 ms (a 100-step attack beside a busy drawing thread: 179 s instead of 2 s).
+sys.setswitchinterval(1e-4)
 
 st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
 
