@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
+from app_driver import latest_job, run_until_done, wait_for_step
 from dashboard.components import state
-
-
-def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
-    """Rerun the app until no attack job of its session is running (the live view ends)."""
-    deadline = time.monotonic() + timeout
-    jobs = at.session_state["jobs"] if "jobs" in at.session_state else {}
-    while any(job.running for job in jobs.values()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the dashboard's attack did not finish")
-        time.sleep(0.1)
-    return at.run()
-
-
-def latest_job(at: AppTest):
-    return list(at.session_state["jobs"].values())[-1]
 
 
 def set_steps(at: AppTest, steps: int) -> None:
@@ -203,9 +188,7 @@ def test_stop_keeps_the_best_so_far(app):
     app.run()
     app.button(key="run_attack").click().run()
     job = latest_job(app)
-    deadline = time.monotonic() + 120
-    while job.step < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_step(job, 3)
     app.run()
     app.button(key="stop_attack").click().run()
     run_until_done(app)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
+from app_driver import latest_job, run_until_done, wait_for_step
 from dashboard.components import state
 
 METRICS = ("spearman", "ssim", "top_k_intersection")
@@ -31,18 +31,9 @@ def open_sanity_page(at: AppTest) -> AppTest:
     return at
 
 
-def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while any(job.running for job in at.session_state["jobs"].values()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the sanity check did not finish")
-        time.sleep(0.1)
-    return at.run()
-
-
 def run_check(at: AppTest):
     at.button(key="run_sanity").click().run()
-    job = list(at.session_state["jobs"].values())[-1]
+    job = latest_job(at)
     run_until_done(at)
     assert not at.exception and not at.error, [e.value for e in at.error]
     return job
@@ -124,7 +115,7 @@ def test_cascading_run_shows_a_tile_per_layer_and_the_metrics_of_the_api(app):
     assert steps[-1] == f"random: {bottom} · {type(model.net.get_submodule(bottom)).__name__}"
 
     app.toggle(key="sanity_every_layer").set_value(True).run()   # a redraw, same job
-    assert list(app.session_state["jobs"].values())[-1] is job
+    assert latest_job(app) is job
     assert len(tile_captions(app)) == len(expected.layers) + 1
 
 
@@ -144,7 +135,7 @@ def test_independent_mode_runs_its_own_check(app):
     app.radio(key="sanity_mode").set_value("cascading").run()   # not run yet: nothing cached
     assert not chart_lines_present(app)
     app.radio(key="sanity_mode").set_value("independent").run()  # the cached result again
-    assert list(app.session_state["jobs"].values())[-1] is job
+    assert latest_job(app) is job
     assert_chart_matches(app, expected)
 
 
@@ -164,10 +155,8 @@ def test_stop_keeps_the_layers_run_so_far(app):
     app.selectbox(key="method").set_value("smoothgrad").run()    # slow enough to stop
     open_sanity_page(app)
     app.button(key="run_sanity").click().run()
-    job = list(app.session_state["jobs"].values())[-1]
-    deadline = time.monotonic() + 120
-    while job.step < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    job = latest_job(app)
+    wait_for_step(job, 1)
     app.run()
     app.button(key="stop_sanity").click().run()
     run_until_done(app)
