@@ -16,6 +16,16 @@ def set_steps(at: AppTest, steps: int) -> None:
     at.number_input(key="steps").set_value(steps)
 
 
+def run_attack(at: AppTest, steps: int):
+    """Press Run attack with `steps` steps and wait for the page to show the end; the job."""
+    set_steps(at, steps)
+    at.run()
+    at.button(key="run_attack").click().run()
+    job = latest_job(at)
+    run_until_done(at)
+    return job
+
+
 CARDS = ["Spearman ρ", "Top-k intersection", "Center shift", "Label kept"]
 
 
@@ -67,11 +77,7 @@ def test_default_run_produces_metrics_next_to_the_random_baseline(app):
 
 
 def test_rerun_reuses_the_cached_result(app):
-    set_steps(app, 4)
-    app.run()
-    app.button(key="run_attack").click().run()
-    run_until_done(app)
-    job = latest_job(app)
+    job = run_attack(app, 4)
     app.slider(key="opacity").set_value(0.3).run()      # a redraw, not a recomputation
     assert latest_job(app) is job and len(app.session_state["jobs"]) == 1
     assert "Spearman ρ" in metric_values(app)
@@ -83,11 +89,7 @@ def test_switching_method_shows_its_options_and_attacks_it(app, method):
     options = fg.get_method(method).options
     for name in options:
         assert app.get_by_key(f"option:{method}:{name}") is not None
-    set_steps(app, 3)
-    app.run()
-    app.button(key="run_attack").click().run()
-    job = latest_job(app)
-    run_until_done(app)
+    job = run_attack(app, 3)
     assert not app.error, [e.value for e in app.error]
     assert job.result[0].config["method"] == method
     assert "Spearman ρ" in metric_values(app)
@@ -98,11 +100,7 @@ def test_switching_attack_runs_it(app, attack):
     app.selectbox(key="attack").set_value(attack).run()
     if attack == "targeted":
         assert app.radio(key="region_kind").value == "Object mask"
-    set_steps(app, 3)
-    app.run()
-    app.button(key="run_attack").click().run()
-    job = latest_job(app)
-    run_until_done(app)
+    job = run_attack(app, 3)
     assert not app.error, [e.value for e in app.error]
     result = job.result[0]
     assert result.config["attack"] == attack
@@ -114,11 +112,7 @@ def test_targeted_rectangle_region_is_passed_to_the_attack(app):
     app.radio(key="region_kind").set_value("Rectangle").run()
     app.slider(key="region_rows").set_value((4, 20))
     app.slider(key="region_cols").set_value((30, 60))
-    set_steps(app, 2)
-    app.run()
-    app.button(key="run_attack").click().run()
-    job = latest_job(app)
-    run_until_done(app)
+    job = run_attack(app, 2)
     region = torch.tensor(job.result[0].config["region"], dtype=torch.bool).reshape(-1, 64, 64)[0]
     expected = torch.zeros(64, 64, dtype=torch.bool)
     expected[4:20, 30:60] = True
@@ -134,10 +128,7 @@ def test_offline_zoo_model_explains_itself_and_the_app_keeps_working(app):
     assert not app.button    # nothing to run until a model is there
     app.radio(key="model_source").set_value("Bundled (offline)").run()
     assert not app.error
-    set_steps(app, 2)
-    app.run()
-    app.button(key="run_attack").click().run()
-    run_until_done(app)
+    run_attack(app, 2)
     assert "Spearman ρ" in metric_values(app)
 
 
@@ -155,11 +146,7 @@ def test_uploaded_image_is_attacked(app):
     app.selectbox(key="image_choice").set_value("Upload your own image").run()
     app.file_uploader(key="image_file").set_value(
         (sample.path.name, sample.path.read_bytes(), "image/png")).run()
-    set_steps(app, 2)
-    app.run()
-    app.button(key="run_attack").click().run()
-    job = latest_job(app)
-    run_until_done(app)
+    job = run_attack(app, 2)
     assert not app.error, [e.value for e in app.error]
     assert "Spearman ρ" in metric_values(app)
     assert not any(label.startswith("On the object") for label in metric_values(app))
@@ -199,11 +186,7 @@ def test_stop_keeps_the_best_so_far(app):
 
 
 def test_exports_reproduce_the_run(app):
-    set_steps(app, 5)
-    app.run()
-    app.button(key="run_attack").click().run()
-    job = latest_job(app)
-    run_until_done(app)
+    job = run_attack(app, 5)
     result = job.result[0]
     downloads = {button.key: button for button in app.get("download_button")}
     assert {"export_png", "export_panel", "export_csv", "export_json",
