@@ -105,6 +105,7 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
     return AttackResult(
         perturbed=tracker.perturbed, original_maps=original_maps, perturbed_maps=tracker.maps,
         labels=labels, perturbed_labels=tracker.labels, labels_kept=tracker.labels == labels,
+        found=tracker.found,
         metrics=result_metrics, history=history, config=config, surrogate=surrogate,
         steps_run=tracker.steps_run, stopped_early=tracker.stopped_early)
 

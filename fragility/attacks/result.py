@@ -19,6 +19,10 @@ class AttackResult:
     labels: torch.Tensor             # (N,) original predictions (the explained classes)
     perturbed_labels: torch.Tensor   # (N,) predictions for `perturbed`
     labels_kept: torch.Tensor        # (N,) bool: perturbed_labels == labels
+    # (N,) bool: an iterate was accepted. Interpretation attacks and random sign: a
+    # perturbation that keeps the label (False: none did, `perturbed` is the original image).
+    # Label attacks (pgd): a perturbation that changes the label.
+    found: torch.Tensor
     metrics: dict[str, torch.Tensor]  # name -> (N,): spearman, top_k_intersection, ...
     history: list[dict] = field(default_factory=list)  # one JSON-able row per step
     config: dict = field(default_factory=dict)          # JSON-able; reproduces the run
@@ -30,5 +34,6 @@ class AttackResult:
         """The metrics as JSON-able per-image lists (with labels), e.g. for a report file."""
         values = {name: value.tolist() for name, value in self.metrics.items()}
         return {**values, "labels": self.labels.tolist(), "perturbed_labels": self.perturbed_labels.tolist(),
-                "labels_kept": self.labels_kept.tolist(), "steps_run": self.steps_run,
+                "labels_kept": self.labels_kept.tolist(), "found": self.found.tolist(),
+                "steps_run": self.steps_run,
                 "stopped_early": self.stopped_early}

@@ -35,6 +35,9 @@ class Tracker:
         self.maps = reference.maps
         self.labels = reference.labels
         self.values = self.measure(reference.maps, reference.logits)
+        # Per image: whether any iterate was accepted (Algorithm 1: a label-keeping one; label
+        # attacks: one that changed the label). False means the result is the original image.
+        self.found = torch.zeros_like(reference.labels, dtype=torch.bool)
         self.history: list[dict] = []
         self._pending: list[torch.Tensor] = []   # rows kept on the device until the end
         self.steps_run = 0
@@ -64,6 +67,7 @@ class Tracker:
             better = current["labels_kept"] & (current["dissimilarity"] > self.values["dissimilarity"])
         else:
             better = torch.ones_like(current["labels_kept"])
+        self.found = self.found | (better if self.keep_label else ~current["labels_kept"])
         self.perturbed = torch.where(better.reshape(-1, 1, 1, 1), x.detach(), self.perturbed)
         self.maps = torch.where(better.reshape(-1, 1, 1), maps, self.maps)
         self.labels = torch.where(better, logits.argmax(dim=1), self.labels)
