@@ -8,13 +8,17 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, ModelError
-from .bundled import load_bundled
+from .bundled import MANIPULATED_PATH, SHUFFLED_PATH, load_bundled
 from .custom import load_torchscript
 from .model import Model, as_model, predict, wrap_model
 from .registry import models, register_model, resolve_device
 from .zoo import ZOO, load_zoo
 
 register_model("bundled", lambda device, weights: load_bundled(device, weights))
+register_model("bundled-shuffled", lambda device, weights: load_bundled(
+    device, weights, path=SHUFFLED_PATH, name="bundled-shuffled"))
+register_model("bundled-manipulated", lambda device, weights: load_bundled(
+    device, weights, path=MANIPULATED_PATH, name="bundled-manipulated"))
 for _name in ZOO:
     register_model(_name, partial(load_zoo, _name))
 

@@ -21,10 +21,17 @@ from .model import Model
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_PATH = ASSETS / "models" / "bundled.safetensors"
+# Same architecture, other weights: trained on shuffled labels (`fragility train-bundled
+# --shuffle-labels`), and fine-tuned to move its gradient maps (`fragility manipulate`).
+SHUFFLED_PATH = BUNDLED_PATH.parent / "bundled-shuffled.safetensors"
+MANIPULATED_PATH = BUNDLED_PATH.parent / "bundled-manipulated.safetensors"
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
 INPUT_SIZE = 64
 # (output channels, stride) of each 3x3 convolution block.
+_REMAKE = {"bundled": "`fragility train-bundled`",
+           "bundled-shuffled": "`fragility train-bundled --shuffle-labels`",
+           "bundled-manipulated": "`fragility manipulate`"}
 _BLOCKS = ((24, 1), (32, 2), (48, 1), (64, 2), (96, 1), (128, 2), (128, 1))
 
 
@@ -54,8 +61,11 @@ def save_bundled(net: nn.Module, labels: list[str], path: Path, extra: dict | No
 
 
 def load_bundled(device: torch.device | str | None = None, weights: str | Path | None = None,
-                 path: Path = BUNDLED_PATH) -> Model:
-    """The bundled model, offline; `weights` may name another state dict for this architecture."""
+                 path: Path = BUNDLED_PATH, name: str = "bundled") -> Model:
+    """The bundled model, offline; `weights` may name another state dict for this architecture.
+
+    `path` and `name`: another shipped checkpoint of this architecture and its model name.
+    """
     from .custom import load_state_dict_into, read_state_dict
 
     net = build_net(len(CLASS_NAMES))
@@ -63,14 +73,14 @@ def load_bundled(device: torch.device | str | None = None, weights: str | Path |
         load_state_dict_into(net, read_state_dict(weights), source=str(weights))
     else:
         if not path.is_file():
-            raise ModelError(f"the bundled model file is missing: {path}; reinstall fragility "
-                             "or retrain it with `fragility train-bundled`")
+            raise ModelError(f"the {name} model file is missing: {path}; reinstall fragility "
+                             f"or remake it ({_REMAKE.get(name, _REMAKE['bundled'])})")
         try:
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as error:
-            raise ModelError(f"the bundled model file {path} is unreadable ({error}); retrain "
-                             "it with `fragility train-bundled`") from error
+            raise ModelError(f"the {name} model file {path} is unreadable ({error}); remake it "
+                             f"({_REMAKE.get(name, _REMAKE['bundled'])})") from error
         load_state_dict_into(net, state, source=str(path))
     model = Model(net.eval(), labels=CLASS_NAMES, mean=MEAN, std=STD, input_size=INPUT_SIZE,
-                  name="bundled", domain="synthetic")
+                  name=name, domain="synthetic")
     return model.to(device).eval()
