@@ -11,12 +11,13 @@ from .explainers import attribute, explain, get_method, methods
 from .images import load_image
 from .models import Model, load_model, models, predict, wrap_model
 from .samples import Sample, get_sample, samples
-from .sanity import (SanityResult, cascading_randomization, independent_randomization,
-                     parameterised_layers)
+from .sanity import (DataRandomizationResult, SanityResult, cascading_randomization,
+                     data_randomization, independent_randomization, parameterised_layers)
 
 __all__ = [
-    "AttackResult", "ConfigError", "FragilityError", "InputError", "Model", "ModelError", "Sample",
-    "SanityResult", "attack", "attacks", "attribute", "cascading_randomization", "explain",
+    "AttackResult", "ConfigError", "DataRandomizationResult", "FragilityError", "InputError",
+    "Model", "ModelError", "Sample", "SanityResult", "attack", "attacks", "attribute",
+    "cascading_randomization", "data_randomization", "explain",
     "get_attack", "get_method", "get_sample", "independent_randomization", "load_image",
     "load_model", "methods", "metrics", "models", "parameterised_layers", "predict", "samples",
     "wrap_model",
