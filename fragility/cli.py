@@ -1,4 +1,4 @@
-"""Command line: `fragility attack | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | manipulate | train-bundled | dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
+from . import manipulation
 from .attacks import DEFAULT_GAMMA, attacks
 from .errors import ConfigError, FragilityError
 from .explainers import methods
@@ -53,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available)")
     run.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     run.set_defaults(handler=attack_command)
+
+    manipulate = commands.add_parser(
+        "manipulate", help="fine-tune a copy of the bundled model so its gradient maps point "
+                           "at a chosen place while it keeps its accuracy (Heo et al.)",
+        description="Fine-tune a copy of the bundled model so that its simple-gradient maps "
+                    "point at --region while it keeps its accuracy (Heo et al., 2019); write "
+                    "the checkpoint and a model card with the accuracy and the map's share in "
+                    "the region before and after.")
+    manipulation.add_arguments(manipulate)
+    manipulate.set_defaults(handler=manipulate_command)
 
     for name, handler, text in (
             ("train-bundled", train_command, "train the bundled model (options: train-bundled --help)"),
@@ -123,6 +134,10 @@ def attack_command(args: argparse.Namespace) -> int:
     (args.out / "result.json").write_text(json.dumps(record, indent=1))
     print(f"wrote {args.out / 'perturbed.png'}, {args.out / 'panel.png'}, {args.out / 'result.json'}")
     return 0
+
+
+def manipulate_command(args: argparse.Namespace) -> int:
+    return manipulation.run(args)
 
 
 def train_command(args: argparse.Namespace) -> int:

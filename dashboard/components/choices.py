@@ -82,7 +82,7 @@ def _model(choices: Choices) -> None:
         if source == "Bundled (offline)":
             choices.model, choices.model_key = state.named_model("bundled"), "bundled"
         elif source == "Torchvision zoo":
-            zoo = [name for name in model_names() if name != "bundled"]
+            zoo = [name for name in model_names() if not name.startswith("bundled")]
             name = st.selectbox("Architecture", zoo, key="zoo_model")
             choices.model_key, choices.model_code = name, f'fg.load_model("{name}")'
             choices.model = state.named_model(name)
@@ -112,7 +112,8 @@ def _own_model(choices: Choices) -> None:
     kind = st.radio("File type", ["TorchScript", "State dict"], horizontal=True, key="own_kind")
     architecture = None
     if kind == "State dict":
-        architecture = st.selectbox("Architecture", [n for n in model_names() if n != "bundled"]
+        architecture = st.selectbox("Architecture", [n for n in model_names()
+                                                     if not n.startswith("bundled")]
                                     + ["bundled"], key="own_architecture")
     upload = st.file_uploader("Model file", type=["pt", "pth", "ts", "safetensors", "bin"],
                               key="own_model_file")

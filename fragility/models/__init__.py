@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, ModelError
-from .bundled import MANIPULATED_PATH, SHUFFLED_PATH, load_bundled
+from .bundled import BUNDLED_PATH, MANIPULATED_PATH, SHUFFLED_PATH, checkpoint_metadata, load_bundled
 from .custom import load_torchscript
 from .model import Model, as_model, predict, wrap_model
 from .registry import models, register_model, resolve_device
@@ -49,4 +49,20 @@ def load_model(name_or_path: str | Path = "bundled", device: torch.device | str 
     return load_torchscript(path, device)
 
 
-__all__ = ["Model", "as_model", "load_model", "models", "predict", "wrap_model"]
+# The checkpoints shipped with fragility: model name -> file (same architecture).
+SHIPPED = {"bundled": BUNDLED_PATH, "bundled-shuffled": SHUFFLED_PATH,
+           "bundled-manipulated": MANIPULATED_PATH}
+
+
+def checkpoint_info(name: str = "bundled") -> dict[str, str]:
+    """What a shipped checkpoint's file records about it: measured accuracy, recipe, seed.
+
+    For "bundled", "bundled-shuffled" and "bundled-manipulated" (their model cards say
+    more); values are strings, as stored in the safetensors metadata.
+    """
+    if name not in SHIPPED:
+        raise ConfigError(f"no shipped checkpoint {name!r}; choose one of: {', '.join(SHIPPED)}")
+    return checkpoint_metadata(SHIPPED[name], name)
+
+
+__all__ = ["Model", "as_model", "checkpoint_info", "load_model", "models", "predict", "wrap_model"]

@@ -60,6 +60,20 @@ def save_bundled(net: nn.Module, labels: list[str], path: Path, extra: dict | No
     path.chmod(0o644)  # safetensors creates the file readable by its owner only
 
 
+def checkpoint_metadata(path: Path, name: str = "bundled") -> dict[str, str]:
+    """The metadata a shipped checkpoint was written with (measured accuracy, recipe, ...)."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise ModelError(f"the {name} model file is missing: {path}; reinstall fragility "
+                         f"or remake it ({_REMAKE.get(name, _REMAKE['bundled'])})")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelError(f"the {name} model file {path} is unreadable ({error})") from error
+
+
 def load_bundled(device: torch.device | str | None = None, weights: str | Path | None = None,
                  path: Path = BUNDLED_PATH, name: str = "bundled") -> Model:
     """The bundled model, offline; `weights` may name another state dict for this architecture.
