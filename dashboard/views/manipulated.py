@@ -42,25 +42,23 @@ def render(choices: Choices) -> None:
 
     method = choices.method
     title = fg.get_method(method).title
-    samples = fg.samples("synthetic")[:SHOWN]
-    images = torch.stack([sample.load(size=64) for sample in samples])
     original_model = state.named_model(ORIGINAL)
-    labels = torch.tensor([original_model.labels.index(sample.label) for sample in samples])
-    with st.spinner(f"Explaining {len(samples)} images with {title} on both models…"):
-        before, after = _measure(method, choices.method_options, images, labels, region)
+    images, labels = _samples()
+    with st.spinner(f"Explaining {len(labels)} images with {title} on both models…"):
+        before, after = _measure(method, choices.method_options, region)
     st.subheader(f"The same images, explained by {title}")
     note = ("the method the model was manipulated against." if method == "gradient" else
             "the manipulation targeted the simple gradient: does the lie carry over to "
             f"{title}? (choose the method in the sidebar)")
     st.markdown(
-        f"{len(samples)} generated samples, each map of its true class: **{title}**, {note} "
+        f"{len(labels)} generated samples, each map of its true class: **{title}**, {note} "
         f"On these images the original model is right on {_count(before, labels)} and puts "
         f"{before['mass'].mean():.0%} of its maps in the region; the manipulated model is right "
         f"on {_count(after, labels)} and puts **{after['mass'].mean():.0%}** there.")
     opacity = st.session_state.get("opacity", 0.65)
     for name, measured in (("original", before), ("manipulated", after)):
         columns = st.columns(SHOWN)
-        for index, column in enumerate(columns[:len(samples)]):
+        for index, column in enumerate(columns[:len(labels)]):
             label = original_model.label_name(int(measured["predicted"][index]))
             column.image(panels.overlay(images[index], measured["maps"][index], opacity),
                          caption=f"{name}: {label} · {measured['mass'][index]:.0%} in region",
@@ -70,10 +68,18 @@ def render(choices: Choices) -> None:
                 "`fragility manipulate --help` lists the region and the other settings).")
 
 
+def _samples() -> tuple[torch.Tensor, torch.Tensor]:
+    """The first SHOWN generated samples and their true classes."""
+    samples = fg.samples("synthetic")[:SHOWN]
+    labels = state.named_model(ORIGINAL).labels
+    return (torch.stack([sample.load(size=64) for sample in samples]),
+            torch.tensor([labels.index(sample.label) for sample in samples]))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def _measure(method: str, options: dict, images: torch.Tensor, labels: torch.Tensor,
-             region: str) -> tuple[dict, dict]:
-    """fg.manipulation.evaluate on both models, with the method's sidebar options."""
+def _measure(method: str, options: dict, region: str) -> tuple[dict, dict]:
+    """fg.manipulation.evaluate on both models for the samples, with the sidebar's options."""
+    images, labels = _samples()
     results = []
     for name in (ORIGINAL, MANIPULATED):
         results.append(fg.manipulation.evaluate(state.named_model(name), images, labels, region,
