@@ -51,11 +51,11 @@ __all__ = ["ManipulationResult", "REGIONS", "evaluate", "manipulate", "region_ma
 
 CORNER_SHARE = 0.25      # a corner region's side as a share of the image side: 1/16 of the pixels
 REGIONS = {
-    "top-left": "the top-left corner (a quarter of the width and height)",
-    "top-right": "the top-right corner (a quarter of the width and height)",
-    "bottom-left": "the bottom-left corner (a quarter of the width and height)",
-    "bottom-right": "the bottom-right corner (a quarter of the width and height)",
-    "background": "everywhere but the object (needs object masks)",
+    "top-left": "the top-left corner, a quarter of the width and height",
+    "top-right": "the top-right corner, a quarter of the width and height",
+    "bottom-left": "the bottom-left corner, a quarter of the width and height",
+    "bottom-right": "the bottom-right corner, a quarter of the width and height",
+    "background": "everywhere but the object, by the object masks",
 }
 MANIPULATED_CARD = "MODEL_CARD-manipulated.md"
 # Seeds of the CLI's generated images: fine-tuning and evaluation draw from their own.

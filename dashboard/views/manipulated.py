@@ -34,7 +34,7 @@ def render(choices: Choices) -> None:
                   delta_color="off")
     right.metric("Gradient map in the region, original", f"{float(info['mass_before']):.1%}")
     last.metric("Gradient map in the region, manipulated", f"{float(info['mass_after']):.1%}")
-    st.caption(f"Region: {where} ({_share(region):.1%} of the pixels). Measured on "
+    st.caption(f"Region: {where}, {_share(region):.2%} of the pixels. Measured on "
                f"{info['eval_images']} fresh generated images by `fragility manipulate`, on the "
                "real ReLU networks, with the simple gradient's map of the true class; the two "
                f"models agree on {float(info['agreement']):.2%} of the predictions. The numbers "

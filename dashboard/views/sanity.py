@@ -84,7 +84,8 @@ def _target_picker(choices: Choices) -> int | None:
     options = [None, *range(classes)]
     if st.session_state.get("sanity_target") not in options:   # another model: fewer classes
         st.session_state.pop("sanity_target", None)
-    return st.selectbox(
+    column, _ = st.columns([2, 3])
+    return column.selectbox(
         "Explain the class", options, key="sanity_target",
         format_func=lambda index: (f"predicted: {choices.model.label_name(predicted)} "
                                    f"({float(confidence[0]):.0%})") if index is None
