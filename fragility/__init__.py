@@ -13,6 +13,8 @@ from .models import Model, load_model, models, predict, wrap_model
 from .samples import Sample, get_sample, samples
 from .sanity import (SanityResult, cascading_randomization, independent_randomization,
                      parameterised_layers)
+from .data import training_set
+from .influence import InfluenceResult, influence_attack, influence_scores
 
 __all__ = [
     "AttackResult", "ConfigError", "FragilityError", "InputError", "Model", "ModelError", "Sample",
@@ -20,4 +22,5 @@ __all__ = [
     "get_attack", "get_method", "get_sample", "independent_randomization", "load_image",
     "load_model", "methods", "metrics", "models", "parameterised_layers", "predict", "samples",
     "wrap_model",
+    "InfluenceResult", "influence_attack", "influence_scores", "training_set",
 ]
