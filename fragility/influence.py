@@ -237,10 +237,10 @@ def _float_dtype(model: nn.Module, fallback: torch.dtype) -> torch.dtype:
     return fallback
 
 
-def _prepare(model, test_images, train_images, train_labels, damping):
-    """Validated inputs, theta's layer and the training side, all on the model's device."""
+def _prepare(model, test_images, train_images, train_labels, damping, name="test_images"):
+    """Validated inputs and theta's layer; test images on the model's device and dtype."""
     model = as_model(model)
-    test_images = check_images(test_images, name="test_images")
+    test_images = check_images(test_images, name=name)
     damping = check_number(damping, "damping", low=0.0, low_inclusive=False)
     dtype = _float_dtype(model, test_images.dtype)
     test_images = test_images.detach().to(device=model.device, dtype=dtype)
@@ -424,7 +424,7 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     stops the attack, and the baseline then runs its draws without the callback.
     """
     model, layer, images, train_images, train_labels, damping = _prepare(
-        model, images, train_images, train_labels, damping)
+        model, images, train_images, train_labels, damping, name="images")
     epsilon = check_number(epsilon, "epsilon", low=0.0, high=1.0)
     steps = check_number(steps, "steps", low=0, integer=True)
     step_size = check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0)
