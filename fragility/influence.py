@@ -379,7 +379,8 @@ class _Tracker:
             self._pending.append(row)
             return True
         self.history.append(self._row(step, row.tolist()))
-        live = {**self.history[-1], "perturbed": self.perturbed, "perturbed_scores": self.scores}
+        live = {**self.history[-1], "perturbed": self.perturbed, "perturbed_scores": self.scores,
+                "original_scores": self.original_scores}
         if self.callback(step, live) is False:
             self.stopped_early = True
             return False
@@ -420,7 +421,8 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     baseline: also run random sign of the same epsilon as `result.baseline` (a fresh sign
     draw per step, as many draws as the attack ran steps, the best label-keeping draw by the
     same criterion). callback(step, row) gets each history row (row["run"] is "attack" or
-    "random-sign") with the best-so-far "perturbed" and "perturbed_scores"; returning False
+    "random-sign") with the best-so-far "perturbed" and "perturbed_scores" (and
+    "original_scores"); returning False
     stops the attack, and the baseline then runs its draws without the callback.
     """
     model, layer, images, train_images, train_labels, damping = _prepare(
