@@ -141,9 +141,12 @@ def _live(job: state.Job, choices: Choices, settings: dict) -> None:
         train, labels = training_images(settings["n_train"])
         original, current = snapshot["original_scores"][0].cpu(), snapshot["perturbed_scores"][0].cpu()
         which = "attack" if snapshot["run"] == "attack" else "random sign"
-        _strips(choices.model, train, labels, original, current, settings["k"],
-                f"best {which} perturbation so far (step {snapshot['step']})")
-        _charts(job, settings)
+        note = f"best {which} perturbation so far (step {snapshot['step']})"
+        columns = st.columns(6)
+        columns[0].image(panels.to_pil(choices.image), caption="Original", width="stretch")
+        columns[1].image(panels.to_pil(snapshot["perturbed"][0]), caption=note.capitalize(), width="stretch")
+        _strips(choices.model, train, labels, original, current, settings["k"], note)
+        _charts(job.history, job.baseline_history, settings)
     live()
 
 
@@ -176,7 +179,7 @@ def _finished(job: state.Job, choices: Choices, settings: dict) -> None:
         _cards(result, settings["k"])
         _strips(choices.model, train, labels, result.original_scores[0].cpu(),
                 result.perturbed_scores[0].cpu(), settings["k"], "after the attack")
-    _charts(job, settings)
+    _charts(result.history, baseline.history, settings)   # the baseline's also after a Stop
     with st.expander("Details: configuration and surrogate"):
         st.markdown(f"Differentiated through: {result.surrogate}. Dissimilarity: "
                     f"{result.config['dissimilarity']}.")
@@ -236,14 +239,14 @@ def _strip(model, train, labels, scores, indices: list[int], row_title: str, bef
                      caption=f"#{index} {name} · {float(scores[index]):+.3g}{moved}", width="stretch")
 
 
-def _charts(job: state.Job, settings: dict) -> None:
+def _charts(history: list[dict], baseline: list[dict], settings: dict) -> None:
     left, right = st.columns(2)
     k = settings["k"]
-    left.plotly_chart(figures.per_step(job.history, job.baseline_history, "top_k_intersection",
+    left.plotly_chart(figures.per_step(history, baseline, "top_k_intersection",
                                        f"Top-{k} intersection of the most helpful, per step",
                                        settings["steps"]),
                       key="chart_influence_topk", config={"displayModeBar": False})
-    right.plotly_chart(figures.per_step(job.history, job.baseline_history, "spearman",
+    right.plotly_chart(figures.per_step(history, baseline, "spearman",
                                         "Spearman rank correlation of all scores, per step",
                                         settings["steps"]),
                        key="chart_influence_spearman", config={"displayModeBar": False})

@@ -108,6 +108,8 @@ def test_stop_keeps_the_best_so_far(app):
     assert result.stopped_early and 2 <= result.steps_run < 1000
     assert result.baseline.steps_run == result.steps_run
     assert any(w.value.startswith(f"Stopped after {result.steps_run} of 1000 steps") for w in app.warning)
+    charts = [chart.proto.spec for chart in app.get("plotly_chart")]
+    assert charts and all("random sign" in spec for spec in charts)    # the baseline ran after the Stop
 
 
 def test_nothing_found_says_so_instead_of_metric_cards(app, monkeypatch):
