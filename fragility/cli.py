@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from .attacks import DEFAULT_GAMMA, attacks
+from .attacks import attacks
+DEFAULT_GAMMA = 1.0
 from .errors import ConfigError, FragilityError
 from .explainers import methods
 from .smooth import DEFAULT_BETA
