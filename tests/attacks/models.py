@@ -24,3 +24,16 @@ class Quadratic(nn.Module):
 def positive_images(n=2, size=6, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return 0.4 + 0.2 * torch.rand(n, 3, size, size, generator=generator, dtype=torch.float64)
+
+
+class OnlyAt(torch.nn.Module):
+    """Class 0 wins only within an L1 distance of 0.01 of `x0`: any +-eps draw flips it."""
+
+    def __init__(self, x0):
+        super().__init__()
+        self.x0 = x0
+        self.anchor = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, x):
+        distance = (x - self.x0).abs().flatten(1).sum(dim=1)
+        return torch.stack([1 - 100 * distance + self.anchor, torch.zeros_like(distance)], dim=1)

@@ -8,7 +8,7 @@ import torch
 
 from fragility.attacks import attack
 
-from .models import positive_images
+from .models import OnlyAt, positive_images
 
 
 def test_every_pixel_moves_by_exactly_eps_inside_the_box(images, cnn):
@@ -70,19 +70,6 @@ def test_a_single_draw_is_an_option(images, cnn):
     best = attack(cnn, images, attack="random-sign", k=20, steps=50, seed=3)
     assert (best.metrics["dissimilarity"] >= single.metrics["dissimilarity"]).all()
     assert (best.metrics["dissimilarity"] > single.metrics["dissimilarity"]).any()
-
-
-class OnlyAt(torch.nn.Module):
-    """Class 0 wins only within an L1 distance of 0.01 of `x0`: any +-eps draw flips it."""
-
-    def __init__(self, x0):
-        super().__init__()
-        self.x0 = x0
-        self.anchor = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
-
-    def forward(self, x):
-        distance = (x - self.x0).abs().flatten(1).sum(dim=1)
-        return torch.stack([1 - 100 * distance + self.anchor, torch.zeros_like(distance)], dim=1)
 
 
 def test_not_found_when_every_draw_changes_the_label():
