@@ -26,8 +26,10 @@ def positive_images(n=2, size=6, seed=0):
     return 0.4 + 0.2 * torch.rand(n, 3, size, size, generator=generator, dtype=torch.float64)
 
 
-class OnlyAt(torch.nn.Module):
-    """Class 0 wins only within an L1 distance of 0.01 of `x0`: any +-eps draw flips it."""
+class Pinned(torch.nn.Module):
+    """Class 0 wins at `x0` itself and nowhere an L1 step of 1e-3 away: every perturbation
+    flips the label. Its class-0 score is ||x||^2/2 - 100 ||x - x0||_1 (+ constants), so at
+    x0 the simple-gradient map is x0 itself (not constant: an attack has a direction)."""
 
     def __init__(self, x0):
         super().__init__()
@@ -35,5 +37,6 @@ class OnlyAt(torch.nn.Module):
         self.anchor = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
 
     def forward(self, x):
-        distance = (x - self.x0).abs().flatten(1).sum(dim=1)
-        return torch.stack([1 - 100 * distance + self.anchor, torch.zeros_like(distance)], dim=1)
+        score = (0.5 * (x ** 2 - self.x0 ** 2) - 100 * (x - self.x0).abs()).flatten(1).sum(dim=1)
+        score = score + 0.01 + self.anchor
+        return torch.stack([score, torch.zeros_like(score)], dim=1)

@@ -7,7 +7,7 @@ import torch
 
 from fragility.attacks import attack, attacks
 
-from .models import OnlyAt, Quadratic, positive_images
+from .models import Pinned, Quadratic, positive_images
 
 EXTRA = {"targeted": "region", "target-map": "target_map"}
 
@@ -204,10 +204,13 @@ def test_float32_images_on_a_float64_model_and_any_module(images, cnn):
     assert (result.perturbed - images).abs().max() <= 8 / 255 + 1e-6
 
 
-@pytest.mark.parametrize("name", ["top-k", "mass-center", "pgd"])
+@pytest.mark.parametrize("name", ["top-k", "targeted", "pgd"])
 def test_found_says_whether_any_iterate_was_accepted(name):
     images = positive_images(n=1)
-    result = attack(OnlyAt(images), images, attack=name, epsilon=0.1, steps=3, step_size=0.05, k=5)
+    region = torch.zeros(6, 6, dtype=torch.bool)
+    region[:2] = True
+    result = attack(Pinned(images), images, attack=name, epsilon=0.1, steps=3, step_size=0.05, k=5,
+                    region=region)
     if name == "pgd":      # a label attack succeeds when the label changes
         assert result.found.all() and not result.labels_kept.any()
     else:                  # no iterate keeps the label: the original stands in, not a result

@@ -8,7 +8,7 @@ import torch
 
 from fragility.attacks import attack
 
-from .models import OnlyAt, positive_images
+from .models import Pinned, positive_images
 
 
 def test_every_pixel_moves_by_exactly_eps_inside_the_box(images, cnn):
@@ -74,7 +74,7 @@ def test_a_single_draw_is_an_option(images, cnn):
 
 def test_not_found_when_every_draw_changes_the_label():
     images = positive_images(n=1)
-    result = attack(OnlyAt(images), images, attack="random-sign", epsilon=0.1, k=5, steps=8)
+    result = attack(Pinned(images), images, attack="random-sign", epsilon=0.1, k=5, steps=8)
     assert not any(row["current_labels_kept"][0] for row in result.history)
     assert not result.found.any() and torch.equal(result.perturbed, images)
     assert result.labels_kept.all()   # the original stands in, with its own label
