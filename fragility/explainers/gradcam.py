@@ -29,7 +29,7 @@ from ..registry import Parameter
 from ._core import Explanation, requiring_grad, target_gradient
 from .registry import register
 
-LAYER = Parameter("layer", None, "the convolutional layer, by module name (empty: the last "
+LAYER = Parameter("layer", None, "the convolutional layer, by module name (none: the last "
                   "nn.Conv2d)", kind="text", optional=True, advanced=True)
 
 

@@ -19,7 +19,7 @@ PARAMETERS = (
     Parameter("steps", 100, "points M on the path from the baseline to the image (the paper: 100)",
               kind="int", low=1, high=10_000, widget_high=500),
     baseline_parameter(),
-    Parameter("batch_size", None, "at most this many path points per forward pass (empty: all "
+    Parameter("batch_size", None, "at most this many path points per forward pass (none: all "
               "at once); lowers memory, not the result", kind="int", low=1, optional=True,
               advanced=True),
 )
