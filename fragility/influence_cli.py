@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .influence import DEFAULT_DAMPING, DEFAULT_GAMMA, InfluenceResult, most_harmful, most_helpful
+from .rendering import to_pil
 from .smooth import DEFAULT_BETA
 
 TILE = 96       # pixels per image tile (nearest-neighbour enlargement)
@@ -142,8 +143,7 @@ def strip(model, image: torch.Tensor, train_images: torch.Tensor, train_labels: 
 
 def _tile(canvas: Image.Image, draw: ImageDraw.ImageDraw, picture: torch.Tensor, x: int, y: int,
           caption: str, colour: tuple[int, int, int]) -> None:
-    array = (picture.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    canvas.paste(Image.fromarray(array).resize((TILE, TILE), Image.NEAREST), (x, y))
+    canvas.paste(to_pil(picture, size=TILE), (x, y))
     draw.rectangle((x - 2, y - 2, x + TILE + 1, y + TILE + 1), outline=colour, width=2)
     for line, text in enumerate(caption.split("\n")):
         draw.text((x, y + TILE + 3 + 13 * line), text, fill=colour)

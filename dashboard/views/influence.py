@@ -9,6 +9,7 @@ import torch
 
 import fragility as fg
 from fragility.influence import DEFAULT_GAMMA
+from fragility.smooth import DEFAULT_BETA
 
 from ..components import figures, panels, state
 from ..components.choices import Choices
@@ -61,9 +62,11 @@ def render(choices: Choices) -> None:
         "γ (holds the label)", 0.0, 100.0, DEFAULT_GAMMA, key="influence_gamma",
         help="Weight of log p(predicted class) in the attack's steps; 0 follows the "
              "dissimilarity alone, which soon changes the label."))
-    settings = dict(n_train=n_train, k=min(k, n_train), gamma=gamma, epsilon=choices.epsilon255 / 255,
-                    steps=choices.steps, step_size=choices.step_size255 / 255, beta=choices.beta,
-                    seed=choices.seed)
+    shared = choices.parameters     # the sidebar's attack settings, where that attack has them
+    settings = dict(n_train=n_train, k=min(k, n_train), gamma=gamma,
+                    epsilon=shared.get("epsilon", 8 / 255), steps=shared.get("steps", 100),
+                    step_size=shared.get("step_size", 1 / 255), beta=shared.get("beta", DEFAULT_BETA),
+                    seed=shared.get("seed", 0))
     key = state.config_key({"page": "influence", "model": choices.model_key,
                             "image": choices.image_key, **settings})
     if run_column.button("Run", icon=":material/play_arrow:", type="primary", key="run_influence",
@@ -75,8 +78,8 @@ def render(choices: Choices) -> None:
         columns[0].image(panels.to_pil(choices.image), caption=f"Test image: {_prediction(choices)}",
                          width="stretch")
         st.caption(f"Press **Run**: the {n_train} training images are scored, then the attack "
-                   f"runs {settings['steps']} steps of ε = {choices.epsilon255:g}/255, then random "
-                   "sign noise of the same size as the baseline.")
+                   f"runs {settings['steps']} steps within ε = {settings['epsilon'] * 255:g}/255, then "
+                   f"random sign noise of the same size, {settings['steps']} draws, as the baseline.")
     elif job.running:
         _live(job, choices, settings)
     elif job.error:
@@ -209,9 +212,11 @@ def _cards(result: fg.InfluenceResult, k: int) -> None:
          "random sign: " + ("yes" if bool(result.baseline.labels_kept[0]) else "no"),
          "the attack only accepts changes that keep the predicted label"),
     ]
+    below = (f" Below it, random sign noise of the same ε: the best of {result.baseline.steps_run} "
+             "label-keeping draws by the same criterion.")
     for column, (label, shown, note, help_text) in zip(st.columns(len(cards)), cards):
         column.metric(label, shown, delta=note, delta_color="off", delta_arrow="off",
-                      help=help_text, border=True)
+                      help=help_text + below, border=True)
 
 
 def _strips(model: fg.Model, train: torch.Tensor, labels: torch.Tensor, original: torch.Tensor,
@@ -242,11 +247,12 @@ def _strip(model, train, labels, scores, indices: list[int], row_title: str, bef
 def _charts(history: list[dict], baseline: list[dict], settings: dict) -> None:
     left, right = st.columns(2)
     k = settings["k"]
+    name = f"random sign (best of {len(baseline) or settings['steps']} draws)"
     left.plotly_chart(figures.per_step(history, baseline, "top_k_intersection",
                                        f"Top-{k} intersection of the most helpful, per step",
-                                       settings["steps"]),
+                                       settings["steps"], baseline_name=name),
                       key="chart_influence_topk", config={"displayModeBar": False})
     right.plotly_chart(figures.per_step(history, baseline, "spearman",
                                         "Spearman rank correlation of all scores, per step",
-                                        settings["steps"]),
+                                        settings["steps"], baseline_name=name),
                        key="chart_influence_spearman", config={"displayModeBar": False})
