@@ -412,18 +412,18 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     training examples that were most helpful for the original" (`top_k_influence`, score
     vectors scaled to unit length), lowered: signed steps of `step_size` along the gradient
     of -top_k_influence + gamma * log p(original label), taken with ReLU -> softplus(beta),
-    each projected onto the L-inf ball of radius `epsilon` and [0,1]. Every iterate is scored on the real network and, per image, the
-    label-keeping iterate with the lowest top-k influence is kept (`found` False: none kept
-    the label and lowered it; `perturbed` is then the original). Scores are
-    `influence_scores` at the original predicted label; (H + damping I)^-1 grad L(z) is
-    computed once for the training set.
+    each projected onto the L-inf ball of radius `epsilon` and [0,1]. Every iterate is scored
+    on the real network and, per image, the label-keeping iterate with the lowest top-k
+    influence is kept (`found` False: none kept the label and lowered it; `perturbed` is
+    then the original). Scores are `influence_scores` at the original predicted label;
+    (H + damping I)^-1 grad L(z) is computed once for the training set.
 
     baseline: also run random sign of the same epsilon as `result.baseline` (a fresh sign
     draw per step, as many draws as the attack ran steps, the best label-keeping draw by the
     same criterion). callback(step, row) gets each history row (row["run"] is "attack" or
     "random-sign") with the best-so-far "perturbed" and "perturbed_scores" (and
-    "original_scores"); returning False
-    stops the attack, and the baseline then runs its draws without the callback.
+    "original_scores"); returning False stops the attack, and the baseline then runs its
+    draws without the callback.
     """
     model, layer, images, train_images, train_labels, damping = _prepare(
         model, images, train_images, train_labels, damping, name="images")
