@@ -58,7 +58,7 @@ DEFAULT_GAMMA = 1.0
 # theta larger than this makes the exact (theta x theta) Hessian too big for a laptop
 # (5,000^2 float64 values are 200 MB); the bundled model's last layer has 10 x 129 = 1,290.
 MAX_THETA = 5_000
-BATCH_SIZE = 256     # images per forward pass over the training set
+BATCH_SIZE = 256     # images per forward pass when scoring many images
 DISSIMILARITY = ("minus the total influence, at the perturbed image, of the k training examples "
                  "that were most helpful for the original image (score vectors scaled to unit length)")
 
@@ -187,7 +187,6 @@ class TrainingInfluence:
     def __init__(self, model: Model, layer: LastLayer, train_images: torch.Tensor,
                  train_labels: torch.Tensor, damping: float):
         self.layer = layer
-        self.damping = damping
         features, logits = [], []
         with torch.no_grad():
             for start in range(0, train_images.shape[0], BATCH_SIZE):
@@ -263,9 +262,12 @@ def influence_scores(model: nn.Module, test_images: torch.Tensor, train_images: 
         model, test_images, train_images, train_labels, damping)
     with evaluation(model):
         influence = TrainingInfluence(model, layer, train_images, train_labels, damping)
+        scores = []
         with torch.no_grad():
-            features, logits = _forward(model, layer, test_images)
-            return influence.scores(logits, logits.argmax(dim=1), features)
+            for start in range(0, test_images.shape[0], BATCH_SIZE):
+                features, logits = _forward(model, layer, test_images[start:start + BATCH_SIZE])
+                scores.append(influence.scores(logits, logits.argmax(dim=1), features))
+        return torch.cat(scores)
 
 
 # ---------------------------------------------------------------- the attack

@@ -201,3 +201,13 @@ def test_damping_must_be_positive():
     for damping in (0, -1.0, float("nan")):
         with pytest.raises(fg.ConfigError, match="damping"):
             fg.influence_scores(make_cnn(), test, train, labels, damping=damping)
+
+
+def test_scoring_in_small_batches_gives_the_same_scores(monkeypatch):
+    from fragility import influence
+
+    net = make_cnn(seed=7)
+    train, labels, test = data(9)
+    whole = fg.influence_scores(net, test, train, labels)
+    monkeypatch.setattr(influence, "BATCH_SIZE", 2)     # the training set and the test images
+    torch.testing.assert_close(fg.influence_scores(net, test, train, labels), whole, rtol=1e-12, atol=0)
