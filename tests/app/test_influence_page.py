@@ -6,22 +6,14 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
-from app_driver import latest_job, run_until_done, wait_for_step
+from app_driver import latest_job, open_page, run_until_done, wait_for_step
 from dashboard.components import state
 
 TRAIN = 60      # training images scored in these tests (the page's default is 200)
 
 
 def open_influence_page(at: AppTest) -> AppTest:
-    """Switch to the page registered under url_path "influence" (a function page: its hash is
-    looked up in AppTest's page registry, as AppTest.switch_page matches files only)."""
-    hashes = [page_hash for page_hash, info in at._registered_pages.items()
-              if info.get("url_pathname") == "influence"]
-    assert len(hashes) == 1, at._registered_pages
-    at._page_hash = hashes[0]
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(at, "influence")
 
 
 def run_influence(at: AppTest, steps: int, train: int = TRAIN):
