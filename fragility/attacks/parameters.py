@@ -22,7 +22,8 @@ STEP_SIZE = Parameter("step_size", 1 / 255, "change of each pixel per step, alph
                       widget_high=32)
 K = Parameter("k", None, "pixels in the top-k set: what the top-k attack pushes saliency off, and "
               "what the top-k intersection counts (default: 2% of the pixels, as the paper's "
-              "1000 of 227x227)", kind="int", low=1, dynamic_default=default_k)
+              "1000 of 227x227)", kind="int", low=1, dynamic_default=default_k,
+              default_text="2% of the pixels")
 BETA = Parameter("beta", 10.0, "sharpness of the softplus that replaces ReLU for the attack's "
                  "gradient (larger: closer to ReLU)", low=0.0, low_inclusive=False, high=1e4,
                  widget_high=100, advanced=True)
