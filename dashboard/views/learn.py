@@ -47,6 +47,19 @@ def render() -> None:
         "SmoothGrad averages it over noisy copies; the Attack page shows what the defence costs "
         "in faithfulness to the undefended map. The sidebar's **The paper's settings** button "
         f"applies the paper's values. {fg.PAPER.description}")
+    st.markdown(
+        "**Explanations by training images.** Instead of pointing at pixels, an "
+        "influence-function explanation answers: *which training images made the model say "
+        "this?* (Koh & Liang, 2017). Give one training image slightly more weight and retrain: "
+        "if the loss on the test image goes down, that training image was *helpful*; if it goes "
+        "up, *harmful*. Influence functions predict this without retraining, from the loss "
+        "gradient at the test image, the loss gradient at the training image and the curvature "
+        "(Hessian) of the training loss: score = ∇L(test)ᵀ (H + λI)⁻¹ ∇L(train), computed exactly "
+        "here for the network's last layer. Ghorbani et al. showed that this explanation is "
+        "fragile too: a change of a few /255 per pixel, with the predicted label unchanged, can "
+        "replace the most helpful training images with unrelated ones (the **Influence** page). "
+        "Rankings over many barely-influential images shift under any noise, so only a drop well "
+        "below random sign shows a real attack.")
     methods_tab, attacks_tab, parameters_tab, defences_tab = st.tabs(
         ["Methods", "Attacks", "Parameters", "Defences"])
     methods_tab.markdown(tables.methods_table())
