@@ -1,25 +1,33 @@
 """fragility: how fragile are neural-network interpretations?
 
 The public API (see README): load_model, wrap_model, load_image, samples, explain,
-attack, metrics, methods(), attacks(), models(), FragilityError.
+attack, metrics, methods(), attacks(), models(), defences(), Parameter, PAPER,
+FragilityError.
 """
 
 from . import manipulation, metrics
 from .attacks import AttackResult, attack, attacks, get_attack
+from .defences import defences, get_defence
 from .errors import ConfigError, FragilityError, InputError, ModelError
 from .explainers import attribute, explain, get_method, methods
 from .images import load_image
 from .manipulation import ManipulationResult, manipulate
 from .models import Model, checkpoint_info, load_model, models, predict, wrap_model
+from .presets import PAPER, PRESETS, Preset
+from .registry import Parameter
 from .samples import Sample, get_sample, samples
 from .sanity import (DataRandomizationResult, SanityResult, cascading_randomization,
                      data_randomization, independent_randomization, parameterised_layers)
+from .data import training_set
+from .influence import InfluenceResult, influence_attack, influence_scores
 
 __all__ = [
-    "AttackResult", "ConfigError", "DataRandomizationResult", "FragilityError", "InputError",
-    "ManipulationResult", "Model", "ModelError", "Sample", "SanityResult", "attack", "attacks",
-    "attribute", "cascading_randomization", "checkpoint_info", "data_randomization", "explain",
-    "get_attack", "get_method", "get_sample", "independent_randomization", "load_image",
-    "load_model", "manipulate", "manipulation", "methods", "metrics", "models",
-    "parameterised_layers", "predict", "samples", "wrap_model",
+    "PAPER", "PRESETS", "AttackResult", "ConfigError", "FragilityError", "InputError", "Model",
+    "ModelError", "Parameter", "Preset", "Sample", "SanityResult", "attack", "attacks", "attribute",
+    "cascading_randomization", "defences", "explain", "get_attack", "get_defence", "get_method",
+    "get_sample", "independent_randomization", "load_image", "load_model", "methods", "metrics",
+    "models", "parameterised_layers", "predict", "samples", "wrap_model",
+    "InfluenceResult", "influence_attack", "influence_scores", "training_set",
+    "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",
+    "manipulate", "manipulation",
 ]

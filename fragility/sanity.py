@@ -216,8 +216,8 @@ def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torc
         "methods": names, "method_options": jsonable(options),
         "target": None if target is None else labels.tolist(), "k": k, "images": len(images),
         "image_size": [height, width], "device": str(images.device),
-        "noise_floor": "the trained model against itself, with a fresh seed for methods that "
-                       "draw noise (seed + 1); identical maps for the others",
+        "noise_floor": "the trained model against itself, with independent noise for methods "
+                       "that draw noise (the attacks' scoring seeds); identical maps for the others",
     }
     return result
 
@@ -361,11 +361,12 @@ def _method_options(names: list[str], given) -> dict[str, dict]:
 
 def _fresh_noise(model: Model, images: torch.Tensor, method: str, labels: torch.Tensor,
                  options: dict, trained) -> torch.Tensor:
-    """The method's attributions on `model` again with independent noise, if it draws any."""
-    if "seed" not in options:
+    """The method's attributions on `model` again with independent noise, if it draws any
+    (the seeds the attacks score with, so that the noise floor is the one they report)."""
+    spec = get_method(method)
+    if not spec.stochastic:
         return trained.attributions
-    fresh = {**options, "seed": options["seed"] + 1}
-    return attribute(model, images, method, target=labels, **fresh).attributions
+    return attribute(model, images, method, target=labels, **spec.scoring_options(options)).attributions
 
 
 def _lists(values: dict[str, torch.Tensor]) -> dict[str, list]:

@@ -54,7 +54,9 @@ def test_smoothgrad_noise_floor_is_the_method_against_itself_with_fresh_noise(im
                                    method_options=options)
     labels = result.labels
     first = fg.attribute(trained, images, "smoothgrad", target=labels, samples=4, seed=5).attributions
-    fresh = fg.attribute(trained, images, "smoothgrad", target=labels, samples=4, seed=6).attributions
+    scoring = get_method("smoothgrad").scoring_options({"samples": 4, "seed": 5})
+    assert scoring["seed"] != 5
+    fresh = fg.attribute(trained, images, "smoothgrad", target=labels, **scoring).attributions
     expected = similarity(first, fresh, result.config["k"])
     for metric in METRICS:
         torch.testing.assert_close(result.noise_floor["smoothgrad"][metric], expected[metric])
@@ -111,7 +113,7 @@ def test_bad_configuration_is_refused(images):
     with pytest.raises(fg.ConfigError, match="not run: smoothgrad"):
         fg.data_randomization(net, net, images, methods=["gradient"],
                               method_options={"smoothgrad": {"samples": 2}})
-    with pytest.raises(fg.ConfigError, match="no option steps"):
+    with pytest.raises(fg.ConfigError, match="no parameter steps"):
         fg.data_randomization(net, net, images, methods=["gradient"],
                               method_options={"gradient": {"steps": 2}})
     with pytest.raises(fg.ModelError, match="5 classes, it has 3"):

@@ -42,7 +42,7 @@ def render(choices: Choices) -> None:
         for message in choices.errors:
             st.error(message)
         return
-    target = _target_picker(choices)
+    target = _explained_class(choices)
     mode_column, init_column, seed_column, run_column, all_column = st.columns(
         [2.2, 2.2, 1.3, 1.1, 1.5], vertical_alignment="bottom")
     mode = mode_column.radio("Randomisation", list(MODES), horizontal=True, key="sanity_mode",
@@ -75,24 +75,18 @@ def render(choices: Choices) -> None:
     data_randomization.render(choices, target)
 
 
-def _target_picker(choices: Choices) -> int | None:
-    """The class to explain: the predicted one (None) or any class of the model."""
+def _explained_class(choices: Choices) -> int | None:
+    """The sidebar's class to explain, said on the page with the network's own prediction."""
     predicted, confidence = fg.predict(choices.model, choices.image[None])
-    predicted = int(predicted[0])
-    classes = len(choices.model.labels) if choices.model.labels else \
-        int(choices.model(choices.image[None].to(choices.model.device)).shape[1])
-    options = [None, *range(classes)]
-    if st.session_state.get("sanity_target") not in options:   # another model: fewer classes
-        st.session_state.pop("sanity_target", None)
-    column, _ = st.columns([2, 3])
-    return column.selectbox(
-        "Explain the class", options, key="sanity_target",
-        format_func=lambda index: (f"predicted: {choices.model.label_name(predicted)} "
-                                   f"({float(confidence[0]):.0%})") if index is None
-        else f"{index}: {choices.model.label_name(index)}",
-        help="Every map on this page explains this class's score. By default the class the "
-             "trained network predicts; any other class asks what would count as evidence "
-             "for it.")
+    predicted_name = choices.model.label_name(int(predicted[0]))
+    if choices.target is None:
+        explained = f"the predicted class, **{predicted_name}** ({float(confidence[0]):.0%})"
+    else:
+        explained = (f"class **{choices.target}: {choices.model.label_name(choices.target)}** "
+                     f"(the network predicts {predicted_name}, {float(confidence[0]):.0%})")
+    st.markdown(f"Every map on this page explains {explained}; choose another in the "
+                "sidebar's **Class to explain**.")
+    return choices.target
 
 
 def _layer_count(choices: Choices) -> int:
