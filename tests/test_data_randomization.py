@@ -123,18 +123,18 @@ def test_bad_configuration_is_refused(images):
 
 
 def test_the_shuffled_label_checkpoint_explains_differently_from_the_real_one():
-    # Adebayo et al.'s data randomisation on the shipped checkpoints. Measured on the 20
-    # generated samples (default options): mean Spearman 0.28 to 0.41 for every method
-    # but Grad-CAM (0.07), signed Spearman within 0.01 of 0 but guided backprop (0.37);
-    # the noise floor is 1 for deterministic methods, 0.76 for SmoothGrad.
+    # Adebayo et al.'s data randomisation on the shipped checkpoints, 7 of the generated
+    # samples. Measured: mean Spearman 0.27 to 0.46 (Grad-CAM 0.02, Guided Grad-CAM 0.11),
+    # top-k intersection at most 0.23; noise floor 1 for the deterministic methods, 0.76
+    # (Spearman) for SmoothGrad with independent noise.
     real = fg.load_model("bundled", device="cpu")
     shuffled = fg.load_model("bundled-shuffled", device="cpu")
     assert shuffled.name == "bundled-shuffled" and shuffled.labels == real.labels
     images = torch.stack([sample.load(64) for sample in fg.samples("synthetic")][::3])
-    options = {"integrated-gradients": {"steps": 16}, "smoothgrad": {"samples": 16}}
-    result = fg.data_randomization(real, shuffled, images, method_options=options)
+    result = fg.data_randomization(real, shuffled, images,
+                                   method_options={"integrated-gradients": {"steps": 32}})
     for name in result.methods:
         similar = result.metrics[name]["spearman"].mean()
         floor = result.noise_floor[name]["spearman"].mean()
-        assert similar < 0.55 and similar < floor - 0.25, (name, similar, floor)
+        assert similar < 0.55 and similar < floor - 0.3, (name, similar, floor)
         assert result.metrics[name]["top_k_intersection"].mean() < 0.4, name
