@@ -129,13 +129,13 @@ def dashboard_main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        flags = settings.flags(extra)
+        packaged = settings.flags(extra)
     except FragilityError as error:
         print(f"fragility: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     from streamlit.web import cli as streamlit_cli
 
-    sys.argv = ["streamlit", "run", str(settings.APP), *flags, *extra]
+    sys.argv = ["streamlit", "run", str(settings.APP), *packaged, *extra]
     try:
         return streamlit_cli.main()
     except SystemExit as done:
