@@ -19,7 +19,7 @@ except ImportError:  # run from a source checkout without installing
 
 from dashboard import settings  # noqa: E402
 from dashboard.components.choices import sidebar  # noqa: E402
-from dashboard.views import attack, compare, learn, sanity  # noqa: E402
+from dashboard.views import attack, compare, influence, learn, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
 # keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
@@ -58,6 +58,7 @@ navigation = st.navigation([
     st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
+    st.Page(lambda: influence.render(choices), title="Influence", icon=":material/groups:", url_path="influence"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
 navigation.run()

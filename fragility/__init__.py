@@ -17,6 +17,8 @@ from .registry import Parameter
 from .samples import Sample, get_sample, samples
 from .sanity import (SanityResult, cascading_randomization, independent_randomization,
                      parameterised_layers)
+from .data import training_set
+from .influence import InfluenceResult, influence_attack, influence_scores
 
 __all__ = [
     "PAPER", "PRESETS", "AttackResult", "ConfigError", "FragilityError", "InputError", "Model",
@@ -24,4 +26,5 @@ __all__ = [
     "cascading_randomization", "defences", "explain", "get_attack", "get_defence", "get_method",
     "get_sample", "independent_randomization", "load_image", "load_model", "methods", "metrics",
     "models", "parameterised_layers", "predict", "samples", "wrap_model",
+    "InfluenceResult", "influence_attack", "influence_scores", "training_set",
 ]

@@ -1,4 +1,4 @@
-"""Command line: `fragility attack | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | influence | train-bundled | dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -17,6 +17,7 @@ from PIL import Image
 
 from . import cli_flags as flags
 from . import cli_report as report
+from . import influence_cli
 from .errors import ConfigError, FragilityError
 
 EXIT_USAGE = 2
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
                                           "record, with the random-sign baseline of the same eps.")
     flags.add_attack_arguments(run)
     run.set_defaults(handler=attack_command)
+
+    influence = commands.add_parser(
+        "influence", help="attack the influence-function explanation of one image",
+        description="Attack which training images an image's prediction is explained by (influence "
+                    "functions) and write a strip image and a JSON record to --out.")
+    influence_cli.add_arguments(influence)
+    influence.set_defaults(handler=influence_cli.run)
 
     for name, handler, text in (
             ("train-bundled", train_command, "train the bundled model (options: train-bundled --help)"),

@@ -46,6 +46,7 @@ class Parameter:
     dynamic_default: Callable[[int, int], object] | None = None
     widget_high: float | None = None   # the dashboard's upper bound (scaled), if tighter
     advanced: bool = False          # the dashboard puts it in the "more settings" fold
+    default_text: str = ""          # how to read a default that depends on the image
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -110,8 +111,10 @@ class Parameter:
 
     def describe_default(self) -> str:
         """The default as a person reads it (scaled, with its unit)."""
+        if self.default_text:
+            return self.default_text
         if self.default is None:
-            return "none" if self.dynamic_default is None else "depends on the image"
+            return "none"
         if self.kind == "float" and self.scale != 1:
             return f"{self.default * self.scale:g}{self.unit}"
         return str(self.default)

@@ -80,3 +80,12 @@ def test_the_paper_preset():
     assert arguments["method_options"] == {"steps": 100}
     assert fg.PAPER.arguments("gradient")["method_options"] == {}
     assert fg.PRESETS["paper"] is fg.PAPER
+
+
+def test_the_readme_tables_are_the_generated_ones():
+    from pathlib import Path
+
+    from fragility import tables
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert tables.readme_block() in readme, "run `python -m fragility.tables` to update README.md"
