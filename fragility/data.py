@@ -18,8 +18,8 @@ from .models.bundled import INPUT_SIZE
 from .synthetic import make_dataset
 from .validation import check_number
 
-# The shipped checkpoint's training run, as its model card records it (assets/models/
-# MODEL_CARD.md: `--steps 600 --batch-size 128 --seed 0`).
+# The shipped checkpoint's training run, as its model card records it
+# (fragility/assets/models/MODEL_CARD.md: `--steps 600 --batch-size 128 --seed 0`).
 BUNDLED_SEED = 0
 BUNDLED_STEPS = 600
 BUNDLED_BATCH_SIZE = 128
