@@ -131,9 +131,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"accuracy on {args.eval_images} fresh images: {accuracy:.4f}  "
           f"(training took {train_seconds:.0f} s)")
     net = net.to(memory_format=torch.contiguous_format)
+    from .data import dataset_mean
+
     save_bundled(net, list(CLASS_NAMES), args.output,
                  extra={"accuracy": f"{accuracy:.4f}", "train_seconds": f"{train_seconds:.0f}",
-                        "steps": args.steps, "seed": args.seed})
+                        "steps": args.steps, "seed": args.seed},
+                 dataset_mean=dataset_mean(args.seed, args.steps, args.batch_size))
     card = args.card or args.output.parent / "MODEL_CARD.md"
     card.write_text(model_card(args, net, accuracy, per_class, train_seconds, cpu_seconds,
                                load, losses[-1]))
@@ -160,6 +163,8 @@ object's pixels. Training draws {args.steps * args.batch_size:,} fresh images
 ({args.steps} steps of {args.batch_size}), from seeds derived from `--seed {args.seed}`: block b of
 {args.batch_size * _STEPS_PER_BLOCK:,} images ({_STEPS_PER_BLOCK} steps) is `make_dataset({args.batch_size * _STEPS_PER_BLOCK}, seed={_block_seed(args.seed, 0)} + b)`.
 `fragility.training_set("bundled", n, seed={args.seed})` returns the first n of these images.
+The checkpoint also stores the pixel-wise mean of all of them (`_dataset_mean`, 3x{INPUT_SIZE}x{INPUT_SIZE}),
+the fixed reference image of integrated gradients and DeepLIFT (`fragility.data.dataset_mean`).
 
 ## Architecture
 `fragility.models.bundled.build_net`: seven 3x3 convolutions (24, 32, 48, 64, 96, 128, 128
