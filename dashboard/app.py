@@ -17,6 +17,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashboard import settings  # noqa: E402
 from dashboard.components.choices import sidebar  # noqa: E402
 from dashboard.views import attack, compare, influence, learn, manipulated, sanity  # noqa: E402
 
@@ -32,6 +33,11 @@ if "OMP_NUM_THREADS" not in os.environ:
 sys.setswitchinterval(1e-4)
 
 st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
+
+# Started without its safe server settings (and not on the operator's say-so): serve nothing.
+if refusal := settings.refusal():
+    st.error(refusal, icon=":material/gpp_bad:")
+    st.stop()
 
 choices = sidebar()
 

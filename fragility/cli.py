@@ -7,9 +7,7 @@ the run; every error the API raises on purpose becomes one line and exit code 2.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,19 +134,26 @@ def dashboard_command(args: argparse.Namespace) -> int:
 
 
 def dashboard_main(argv: list[str] | None = None) -> int:
-    """Entry point of `fragility-dashboard`: `streamlit run dashboard/app.py [streamlit options]`."""
+    """Entry point of `fragility-dashboard`: `streamlit run dashboard/app.py` with the
+    dashboard's settings (dashboard/.streamlit/config.toml) as flags, then the operator's
+    own streamlit options, which win."""
     extra = sys.argv[1:] if argv is None else list(argv)
-    spec = importlib.util.find_spec("dashboard")
-    app = Path(spec.origin).parent / "app.py" if spec and spec.origin else None
-    if app is None or not app.is_file():
+    try:
+        from dashboard import settings
+    except ImportError:
+        settings = None
+    if settings is None or not settings.APP.is_file():
         print("fragility: error: dashboard/app.py not found; install fragility with its dashboard",
               file=sys.stderr)
         return EXIT_USAGE
+    try:
+        packaged = settings.flags(extra)
+    except FragilityError as error:
+        print(f"fragility: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     from streamlit.web import cli as streamlit_cli
 
-    # The repository's .streamlit/config.toml (127.0.0.1, upload cap, theme) applies from its root.
-    os.chdir(app.parent.parent)
-    sys.argv = ["streamlit", "run", str(app), *extra]
+    sys.argv = ["streamlit", "run", str(settings.APP), *packaged, *extra]
     try:
         return streamlit_cli.main()
     except SystemExit as done:

@@ -279,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
           f"map mass in {args.region} {numbers['mass_before']:.1%} -> {numbers['mass_after']:.1%} "
           f"(real ReLU network, {args.eval_images} fresh images; fine-tuning took {seconds:.0f} s)")
     save_bundled(result.model.net.to("cpu"), list(CLASS_NAMES), args.output,
+                 dataset_mean=original.dataset_mean,   # the same training data: the same reference
                  extra={"manipulated": "true", "region": args.region, "method": "gradient",
                         "eval_images": args.eval_images, "eval_seed": EVAL_SEED,
                         **{name: f"{value:.4f}" for name, value in numbers.items()},
@@ -315,7 +316,9 @@ T^2 x the cross-entropy to the original model's predictions softened at T = {arg
 (computed as a KL divergence), plus {args.weight} x the mean of -log(share of the gradient
 map of the true class in the region). The map's derivative is taken on the network with ReLU
 replaced by softplus(beta = {args.beta}); every number below is measured on the real ReLU
-network. Exact command (from the repository root):
+network. The checkpoint keeps the original's mean image of its training data
+(`_dataset_mean`), the reference of integrated gradients and DeepLIFT. Exact command (from the
+repository root):
 
     {command}
 

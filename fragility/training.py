@@ -251,9 +251,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"accuracy on {args.eval_images} fresh images: {accuracy:.4f}  "
           f"(training took {train_seconds:.0f} s)")
     net = net.to(memory_format=torch.contiguous_format)
+    from .data import dataset_mean
+
     save_bundled(net, list(CLASS_NAMES), args.output,
                  extra={"accuracy": f"{accuracy:.4f}", "train_seconds": f"{train_seconds:.0f}",
-                        "steps": args.steps, "seed": args.seed})
+                        "steps": args.steps, "seed": args.seed},
+                 dataset_mean=dataset_mean(args.seed, args.steps, args.batch_size))
     args.card.write_text(model_card(args, net, accuracy, per_class, train_seconds, cpu_seconds,
                                     load, losses[-1]))
     print(f"wrote {args.output} and {args.card}")
@@ -261,6 +264,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_shuffled(args: argparse.Namespace) -> int:
+    from .models.bundled import load_bundled
+
+    # Explained against the same reference as the real model (IG and DeepLIFT): the mean
+    # image of the generator's data, stored with the real bundled checkpoint.
+    reference = load_bundled("cpu").dataset_mean
     start, cpu_start = time.perf_counter(), time.process_time()
     result = train_shuffled(args.train_images, args.steps, args.batch_size, args.lr, args.seed,
                             args.target_accuracy, log=lambda line: print(line, flush=True))
@@ -283,7 +291,8 @@ def _run_shuffled(args: argparse.Namespace) -> int:
                         "train_accuracy": f"{result.train_accuracy:.4f}",
                         "held_out_accuracy": f"{held_out:.4f}",
                         "train_seconds": f"{train_seconds:.0f}", "steps": len(result.losses),
-                        "seed": args.seed})
+                        "seed": args.seed},
+                 dataset_mean=reference)
     kept = (true_labels == shuffled).float().mean().item()
     args.card.write_text(shuffled_model_card(args, net, result, true_accuracy, held_out, kept,
                                              train_seconds, cpu_seconds, load))
@@ -310,6 +319,8 @@ object's pixels. Training draws {args.steps * args.batch_size:,} fresh images
 ({args.steps} steps of {args.batch_size}), from seeds derived from `--seed {args.seed}`: block b of
 {args.batch_size * _STEPS_PER_BLOCK:,} images ({_STEPS_PER_BLOCK} steps) is `make_dataset({args.batch_size * _STEPS_PER_BLOCK}, seed={_block_seed(args.seed, 0)} + b)`.
 `fragility.training_set("bundled", n, seed={args.seed})` returns the first n of these images.
+The checkpoint also stores the pixel-wise mean of all of them (`_dataset_mean`, 3x{INPUT_SIZE}x{INPUT_SIZE}),
+the fixed reference image of integrated gradients and DeepLIFT (`fragility.data.dataset_mean`).
 
 ## Architecture
 `fragility.models.bundled.build_net`: seven 3x3 convolutions (24, 32, 48, 64, 96, 128, 128
@@ -382,7 +393,9 @@ model's data. Their labels were permuted at random: each class keeps its count, 
 
 ## Architecture
 `fragility.models.bundled.build_net`, as the real bundled model ({parameters:,} parameters),
-with the same input normalisation (mean {MEAN}, std {STD}).
+with the same input normalisation (mean {MEAN}, std {STD}). The checkpoint stores the real
+bundled checkpoint's mean image of the generator's data (`_dataset_mean`), so that integrated
+gradients and DeepLIFT explain both models against the same reference.
 
 ## Training
 Adam, constant learning rate {args.lr}, no weight decay, batches of {args.batch_size},

@@ -167,8 +167,10 @@ def test_subcommands_are_wired(monkeypatch):
     assert "train-bundled" in cli.build_parser().format_help()
 
 
-def test_dashboard_main_runs_streamlit_from_the_repository_root(monkeypatch, tmp_path):
+def test_dashboard_main_passes_the_packaged_settings_and_the_operators_last(monkeypatch, tmp_path):
     from streamlit.web import cli as streamlit_cli
+
+    from dashboard import settings
 
     seen = {}
 
@@ -179,9 +181,15 @@ def test_dashboard_main_runs_streamlit_from_the_repository_root(monkeypatch, tmp
 
     monkeypatch.setattr(streamlit_cli, "main", fake_main)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.delenv("STREAMLIT_SERVER_MAX_UPLOAD_SIZE", raising=False)
+    monkeypatch.setenv("STREAMLIT_THEME_BASE_FONT_SIZE", "20")
     monkeypatch.chdir(tmp_path)
-    assert cli.dashboard_main(["--server.port", "8600"]) == 0
-    assert seen["argv"][:2] == ["streamlit", "run"] and seen["argv"][2].endswith("dashboard/app.py")
-    assert seen["argv"][3:] == ["--server.port", "8600"]
-    assert Path(seen["cwd"]) == Path(seen["argv"][2]).parent.parent   # the repository root
-    assert (Path(seen["cwd"]) / ".streamlit" / "config.toml").is_file()
+    operator = ["--server.port", "8600", "--server.address=0.0.0.0"]
+    assert cli.dashboard_main(operator) == 0
+    argv = seen["argv"]
+    assert argv[:3] == ["streamlit", "run", str(settings.APP)] and argv[-3:] == operator
+    passed = dict(zip(argv[3:-3:2], argv[4:-3:2]))
+    assert passed["--server.maxUploadSize"] == "20" and passed["--browser.gatherUsageStats"] == "false"
+    assert "--server.address" not in passed          # the operator's choice, given once
+    assert "--theme.baseFontSize" not in passed      # set in the environment: it wins
+    assert Path(seen["cwd"]) == tmp_path             # started where the operator is

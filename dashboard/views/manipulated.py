@@ -38,7 +38,8 @@ def render(choices: Choices) -> None:
                f"{info['eval_images']} fresh generated images by `fragility manipulate`, on the "
                "real ReLU networks, with the simple gradient's map of the true class; the two "
                f"models agree on {float(info['agreement']):.2%} of the predictions. The numbers "
-               "and the command are in the model card, `MODEL_CARD-manipulated.md`.")
+               "and the command are in the model card, "
+               "`fragility/assets/models/MODEL_CARD-manipulated.md`.")
 
     method = choices.method
     title = fg.get_method(method).title

@@ -1,8 +1,11 @@
 """The bundled model: a small ReLU CNN for the generated shapes (fragility.synthetic).
 
 Stride-2 convolutions and global average pooling (no max-pool), nn.ReLU modules, batch
-norm. Its weights ship in assets/models/bundled.safetensors (the class names, input size and
-normalisation are written into its metadata too); the architecture lives here, in code.
+norm. Its weights ship as package data in fragility/assets/models/bundled.safetensors (the
+class names, input size and normalisation are written into its metadata too, and the
+pixel-wise mean image of its training data is stored beside the weights as the tensor
+DATASET_MEAN_KEY: the fixed reference of integrated gradients and DeepLIFT); the
+architecture lives here, in code.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ..errors import ModelError
 from ..synthetic import CLASS_NAMES
 from .model import Model
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"   # package data: fragility/assets
 BUNDLED_PATH = ASSETS / "models" / "bundled.safetensors"
 # Same architecture, other weights: trained on shuffled labels (`fragility train-bundled
 # --shuffle-labels`), and fine-tuned to move its gradient maps (`fragility manipulate`).
@@ -28,6 +31,7 @@ MANIPULATED_PATH = BUNDLED_PATH.parent / "bundled-manipulated.safetensors"
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
 INPUT_SIZE = 64
+DATASET_MEAN_KEY = "_dataset_mean"   # (3,64,64) in [0,1]; not a parameter of the network
 # (output channels, stride) of each 3x3 convolution block.
 _REMAKE = {"bundled": "`fragility train-bundled`",
            "bundled-shuffled": "`fragility train-bundled --shuffle-labels`",
@@ -47,14 +51,18 @@ def build_net(num_classes: int = 10) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def save_bundled(net: nn.Module, labels: list[str], path: Path, extra: dict | None = None) -> None:
-    """Write weights plus metadata (labels, input size, mean, std) as safetensors."""
+def save_bundled(net: nn.Module, labels: list[str], path: Path, extra: dict | None = None,
+                 dataset_mean: torch.Tensor | None = None) -> None:
+    """Write weights plus metadata (labels, input size, mean, std) as safetensors, with the
+    training data's mean image when given."""
     from safetensors.torch import save_file
 
     metadata = {"labels": json.dumps(list(labels)), "input_size": str(INPUT_SIZE),
                 "mean": json.dumps(MEAN), "std": json.dumps(STD)}
     metadata.update({key: str(value) for key, value in (extra or {}).items()})
     state = {key: value.detach().cpu().contiguous() for key, value in net.state_dict().items()}
+    if dataset_mean is not None:
+        state[DATASET_MEAN_KEY] = dataset_mean.detach().cpu().float().contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=metadata)
     path.chmod(0o644)  # safetensors creates the file readable by its owner only
@@ -65,8 +73,7 @@ def checkpoint_metadata(path: Path, name: str = "bundled") -> dict[str, str]:
     from safetensors import safe_open
 
     if not path.is_file():
-        raise ModelError(f"the {name} model file is missing: {path}; reinstall fragility "
-                         f"or remake it ({_REMAKE.get(name, _REMAKE['bundled'])})")
+        raise _missing(path, name)
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
@@ -83,18 +90,33 @@ def load_bundled(device: torch.device | str | None = None, weights: str | Path |
     from .custom import load_state_dict_into, read_state_dict
 
     net = build_net(len(CLASS_NAMES))
+    shipped = _read(path, name) if weights is None or path.is_file() else {}
+    # The training data, and so its mean image, is the same for any weights of this
+    # architecture trained by `fragility train-bundled`.
+    dataset_mean = shipped.pop(DATASET_MEAN_KEY, None)
     if weights is not None:
-        load_state_dict_into(net, read_state_dict(weights), source=str(weights))
+        state = read_state_dict(weights)
+        state.pop(DATASET_MEAN_KEY, None)
+        load_state_dict_into(net, state, source=str(weights))
     else:
-        if not path.is_file():
-            raise ModelError(f"the {name} model file is missing: {path}; reinstall fragility "
-                             f"or remake it ({_REMAKE.get(name, _REMAKE['bundled'])})")
-        try:
-            state = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as error:
-            raise ModelError(f"the {name} model file {path} is unreadable ({error}); remake it "
-                             f"({_REMAKE.get(name, _REMAKE['bundled'])})") from error
-        load_state_dict_into(net, state, source=str(path))
+        load_state_dict_into(net, shipped, source=str(path))
     model = Model(net.eval(), labels=CLASS_NAMES, mean=MEAN, std=STD, input_size=INPUT_SIZE,
-                  name=name, domain="synthetic")
+                  name=name, domain="synthetic", dataset_mean=dataset_mean)
     return model.to(device).eval()
+
+
+def _read(path: Path, name: str = "bundled") -> dict:
+    if not path.is_file():
+        raise _missing(path, name)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelError(f"the {name} model file {path} is unreadable ({error}); remake it "
+                         f"with {_REMAKE.get(name, _REMAKE['bundled'])}") from error
+
+
+def _missing(path: Path, name: str) -> ModelError:
+    return ModelError(f"the {name} model file is missing: {path}; reinstall fragility "
+                      "(pip install --force-reinstall fragility; in a source checkout: "
+                      "git checkout -- fragility/assets) or remake it with "
+                      f"{_REMAKE.get(name, _REMAKE['bundled'])}")
