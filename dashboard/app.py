@@ -17,7 +17,8 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard.components.choices import sidebar  # noqa: E402
+from dashboard.components.choices import Choices, sidebar  # noqa: E402
+from dashboard.components.failures import shown_in_place  # noqa: E402
 from dashboard.views import attack, compare, learn, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
@@ -33,7 +34,9 @@ sys.setswitchinterval(1e-4)
 
 st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
 
-choices = sidebar()
+choices = Choices(errors=["The sidebar could not be drawn."])
+with shown_in_place("drawing the sidebar"):
+    choices = sidebar()
 
 
 def attack_page() -> None:
@@ -54,4 +57,5 @@ navigation = st.navigation([
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
-navigation.run()
+with shown_in_place("drawing this page"):
+    navigation.run()
