@@ -20,6 +20,10 @@ MAX_PIXELS = 40_000_000
 # The file types read, as file name extensions; FORMATS says the same in words.
 EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+# A large file is first shrunk to at least this many times the size asked for (by block
+# averaging, or JPEG's DCT scaling); the exact antialiased resize then matches a resize
+# of the full image to within a fraction of a grey level.
+_MARGIN = 4
 _PIL_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
@@ -71,7 +75,7 @@ def _from_bytes(data: bytes, name: str, size: int | None) -> torch.Tensor:
         image = _open(data, name)
         if size is not None and image.format == "JPEG":
             # decode at a fraction of the size where JPEG allows it (DCT scaling)
-            scale = 2 * size / min(image.size)
+            scale = _MARGIN * size / min(image.size)
             image.draft(image.mode, (int(image.size[0] * scale) + 1,
                                      int(image.size[1] * scale) + 1))
         return _from_pil(image, name, size)
@@ -98,12 +102,12 @@ def _open(data: bytes, name: str) -> Image.Image:
 
 
 def _shrink(image: Image.Image, size: int) -> Image.Image:
-    """Average blocks of pixels down to at least twice `size` on the shorter side.
+    """Average blocks of pixels down to at least _MARGIN x `size` on the shorter side.
 
     The exact antialiased resize to `size` follows on the small image, so the result
     stays that of a resize of the full image while memory stays that of the small one.
     """
-    factor = min(image.size) // (2 * size)
+    factor = min(image.size) // (_MARGIN * size)
     if factor < 2:
         return image
     if image.mode in ("P", "PA", "1", "I;16", "I;16B", "I;16L", "I;16N"):

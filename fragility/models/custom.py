@@ -209,7 +209,7 @@ def load_torchscript(source: Source, device: torch.device) -> Model:
     except Exception as error:  # its own __setstate__ code may raise: report the type only
         raise ModelError(f"{name} could not be loaded as TorchScript ({type(error).__name__} "
                          "while loading; the message is not shown because the file's own "
-                         "code may have written it)") from error
+                         "code may have written it)") from None
     stem = source.stem if isinstance(source, ModelFile) else source.stem
     return Model(net, name=stem, quiet_errors=True).eval()
 
