@@ -32,7 +32,9 @@ if "OMP_NUM_THREADS" not in os.environ:
 # can wait 5 ms (a 100-step attack beside a busy drawing thread: 179 s instead of 2 s).
 sys.setswitchinterval(1e-4)
 
-st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
+# An emoji icon is drawn by the browser; a :material/...: page icon would be fetched from
+# fonts.gstatic.com by every visitor, and the page makes no requests beyond its server.
+st.set_page_config(page_title="Fragile interpretations", page_icon="🔍", layout="wide")
 
 choices = Choices(errors=["The sidebar could not be drawn."])
 with shown_in_place("drawing the sidebar"):

@@ -110,7 +110,7 @@ def _relabel(choices: Choices, upload) -> None:
     """The chosen model with the class names of an uploaded labels file, if any."""
     if upload is None:
         return
-    data = uploads.read(upload, "labels")
+    data = upload.getvalue()             # load_labels checks the size and names the limit
     classes = choices.model.classes or len(choices.model.labels or []) or None
     labels = fg.load_labels(data, name=upload.name, classes=classes)
     labels_key = state.digest(data)

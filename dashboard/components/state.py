@@ -162,7 +162,7 @@ class Job:
         self.total = total
         self.step = 0
         self.phase = "queued"
-        self.started = time.monotonic()
+        self.started = self.queued_at = time.monotonic()
         self.finished: float | None = None
         self.stop = _Stop()
         self.history: list[dict] = []
@@ -248,6 +248,8 @@ class Job:
     def execute(self) -> None:
         self._began = self.started = time.monotonic()
         self.phase = "running"
+        workers.LOG.info("job %s started after %.2f s in the queue", self.key[:8],
+                         self._began - self.queued_at)
         result, error, unexpected = None, None, None
         try:
             with fg.interruptible(self._interruption):
@@ -276,6 +278,8 @@ class Job:
 
     def _finish(self) -> None:
         self.finished = time.monotonic()
+        workers.LOG.info("job %s %s after %.2f s", self.key[:8],
+                         "stopped" if self.stopped else "finished", self.elapsed())
         self.phase = "stopped" if self.stopped else "done"
         self._done.set()
 

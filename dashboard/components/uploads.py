@@ -56,7 +56,7 @@ def limit_text(kind: str) -> str:
 
 
 def read(upload, kind: str) -> bytes:
-    """The bytes of an uploaded file, or InputError if it is larger than the limit."""
+    """The bytes of an uploaded image or model file, or InputError if over the limit."""
     size = upload.size
     if size > limit_bytes(kind):
         what = {"image": "an image", "labels": "a labels file", "model": "a model file"}[kind]

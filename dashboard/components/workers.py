@@ -15,7 +15,6 @@ place so that the queue keeps moving.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -23,7 +22,7 @@ from collections import deque
 
 import torch
 
-LOG = logging.getLogger("fragility.dashboard")
+from .failures import LOG
 
 WATCH_SECONDS = 0.5           # how often the watchdog looks at sessions and budgets
 SESSION_GRACE_SECONDS = 3.0   # a session gone this long has ended (not a reconnect)
