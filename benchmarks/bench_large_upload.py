@@ -68,8 +68,8 @@ def main() -> None:
             before = memory_mb(process.pid, "VmRSS")
             choose_upload(page)
             start = time.perf_counter()
-            page.get_by_test_id("stSidebar").locator("input[type=file]").last.set_input_files(
-                str(path))
+            uploader = page.get_by_test_id("stFileUploader").filter(has_text="Image file")
+            uploader.locator("input[type=file]").set_input_files(str(path))
             page.get_by_test_id("stImage").filter(has_text=" map").first.wait_for(
                 timeout=TIMEOUT)
             shown = time.perf_counter() - start

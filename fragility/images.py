@@ -78,7 +78,7 @@ def _from_bytes(data: bytes, name: str, size: int | None) -> torch.Tensor:
             scale = _MARGIN * size / min(image.size)
             image.draft(image.mode, (int(image.size[0] * scale) + 1,
                                      int(image.size[1] * scale) + 1))
-        return _from_pil(image, name, size)
+        return _from_pil(image, name, size, owned=True)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         if isinstance(error, InputError):
             raise
@@ -126,7 +126,9 @@ def _looks_like_text(data: bytes) -> bool:
     return True
 
 
-def _from_pil(image: Image.Image, name: str, size: int | None = None) -> torch.Tensor:
+def _from_pil(image: Image.Image, name: str, size: int | None = None,
+              owned: bool = False) -> torch.Tensor:
+    """`owned`: an image opened here, which may be changed in place (no full-size copy)."""
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise InputError(f"{name} is {width}x{height} pixels, more than the limit of "
@@ -135,7 +137,10 @@ def _from_pil(image: Image.Image, name: str, size: int | None = None) -> torch.T
         raise InputError(f"{name} is {width}x{height} pixels; at least 2x2 is needed")
     image.seek(0)  # the first frame of an animation
     image.load()  # decode now: truncated data fails here, inside our error handling
-    image = ImageOps.exif_transpose(image)
+    if owned:
+        ImageOps.exif_transpose(image, in_place=True)
+    else:
+        image = ImageOps.exif_transpose(image)
     if size is not None:
         image = _shrink(image, size)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
