@@ -36,10 +36,6 @@ sys.setswitchinterval(1e-4)
 # fonts.gstatic.com by every visitor, and the page makes no requests beyond its server.
 st.set_page_config(page_title="Fragile interpretations", page_icon="🔍", layout="wide")
 
-choices = Choices(errors=["The sidebar could not be drawn."])
-with shown_in_place("drawing the sidebar"):
-    choices = sidebar()
-
 
 def attack_page() -> None:
     attack.render(choices)
@@ -59,5 +55,8 @@ navigation = st.navigation([
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
+choices = Choices(errors=["The sidebar could not be drawn."])
+with shown_in_place("drawing the sidebar"):
+    choices = sidebar()
 with shown_in_place("drawing this page"):
     navigation.run()

@@ -4,6 +4,7 @@ A room of people shares one machine: each job (an attack, a comparison, a sanity
 waits in one queue and runs on one of a few worker threads (one per CPU core with one
 intra-op thread each, or one per GPU; `FRAGILITY_WORKERS` overrides). A session has at
 most one job at a time (starting one stops its previous one), so the queue is fair.
+Workers run at a lower CPU priority than the threads that serve and draw pages.
 
 A watchdog stops the jobs of sessions that have ended (the tab was closed) and jobs past
 their time budget; a stop is honoured between attack steps by the job's callback, and
@@ -27,6 +28,11 @@ from .failures import LOG
 WATCH_SECONDS = 0.5           # how often the watchdog looks at sessions and budgets
 SESSION_GRACE_SECONDS = 3.0   # a session gone this long has ended (not a reconnect)
 LOST_AFTER_SECONDS = 30.0     # a stopped job that has not returned by then is given up
+# Workers run at a lower CPU priority (Linux nice, per thread) than the threads that serve
+# and draw pages, so a new visitor's page is drawn at once while attacks fill the rest of
+# the machine (a page run beside two attacks on 2 cores: 1.6 s at equal priority, 0.55 s
+# with this, 0.5 s with nothing running).
+WORKER_NICE = 10
 
 
 def worker_count() -> int:
@@ -111,6 +117,7 @@ class Pool:
         thread.start()
 
     def _work(self) -> None:
+        _lower_priority()
         me = threading.current_thread()
         while not me.retired:
             with self._lock:
@@ -173,6 +180,15 @@ class Pool:
                     "stopped; giving up on it and starting a fresh worker",
                     job.key[:8], LOST_AFTER_SECONDS)
         self._start_worker(int(time.monotonic()))
+
+
+def _lower_priority() -> None:
+    """Make this (worker) thread nicer than the threads that serve and draw pages."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE))
+    except (AttributeError, OSError):   # not Linux, or not allowed: equal priority
+        pass
 
 
 def _ordinal(number: int) -> str:

@@ -166,7 +166,7 @@ def _live(job: state.Job, choices: Choices, opacity: float) -> None:
         if right.button("Stop", icon=":material/stop:", key="stop_attack", width="stretch"):
             job.stop.set()
         original = _cached_original(choices)
-        if original is None:
+        if original is None or job.waiting:    # in the queue: its place in line is enough
             return
         original_map, prediction = original
         snapshot = job.snapshot

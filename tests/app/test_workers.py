@@ -165,3 +165,11 @@ def test_worker_count(monkeypatch):
     expected = torch.cuda.device_count() if torch.cuda.is_available() else \
         len(__import__("os").sched_getaffinity(0))
     assert workers.worker_count() == expected
+
+
+def test_workers_run_at_a_lower_priority_than_the_pages(pool):
+    import os
+    niceness = job(lambda j: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    pool.submit(niceness)
+    assert niceness.wait(20)
+    assert niceness.result == min(19, os.getpriority(os.PRIO_PROCESS, 0) + workers.WORKER_NICE)
