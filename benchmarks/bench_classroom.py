@@ -27,8 +27,8 @@ from dashboard import server  # noqa: E402
 from dashboard.components.workers import worker_count  # noqa: E402
 
 TIMEOUT = 600_000   # ms
-STARTED = re.compile(r"job (\w+) started after ([\d.]+) s in the queue")
-ENDED = re.compile(r"job (\w+) (finished|stopped) after ([\d.]+) s")
+STARTED = re.compile(r"job (\d+) started after ([\d.]+) s in the queue")
+ENDED = re.compile(r"job (\d+) (finished|stopped) after ([\d.]+) s")
 
 
 def first_paint(browser, url: str) -> float:

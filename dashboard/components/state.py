@@ -10,6 +10,7 @@ callback turns into `False` between steps; a step that runs on for longer than
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -156,9 +157,12 @@ class _Stop(threading.Event):
 class Job:
     """One computation (an attack, or a series of them) run by the worker pool."""
 
+    _numbers = itertools.count(1)
+
     def __init__(self, key: str, work: Callable[["Job"], object], total: int,
                  budget: float | None = None):
         self.key = key
+        self.number = next(Job._numbers)      # names the job in the server's log
         self.total = total
         self.step = 0
         self.phase = "queued"
@@ -248,7 +252,7 @@ class Job:
     def execute(self) -> None:
         self._began = self.started = time.monotonic()
         self.phase = "running"
-        workers.LOG.info("job %s started after %.2f s in the queue", self.key[:8],
+        workers.LOG.info("job %d started after %.2f s in the queue", self.number,
                          self._began - self.queued_at)
         result, error, unexpected = None, None, None
         try:
@@ -278,7 +282,7 @@ class Job:
 
     def _finish(self) -> None:
         self.finished = time.monotonic()
-        workers.LOG.info("job %s %s after %.2f s", self.key[:8],
+        workers.LOG.info("job %d %s after %.2f s", self.number,
                          "stopped" if self.stopped else "finished", self.elapsed())
         self.phase = "stopped" if self.stopped else "done"
         self._done.set()

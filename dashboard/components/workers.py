@@ -124,9 +124,15 @@ class Pool:
                 while not self._waiting:
                     self._lock.wait()
                 job = self._waiting.popleft()
-                self._running.add(job)
-                job.worker = me
                 self._renumber()
+                gone = not _session_active(job.session_id)
+                if not gone:
+                    self._running.add(job)
+                    job.worker = me
+            if gone:          # its tab closed while it waited: do not start it
+                job.request_stop("the browser tab was closed")
+                job.finish_unstarted()
+                continue
             try:
                 job.execute()
             finally:
@@ -153,7 +159,7 @@ class Pool:
         for job in jobs:
             if not self._session_alive(job.session_id, now):
                 if job.request_stop("the browser tab was closed"):
-                    LOG.info("job %s: its session ended; stopping it", job.key[:8])
+                    LOG.info("job %d: its session ended; stopping it", job.number)
                 self.cancel(job)
             elif job.over_budget(now):
                 job.request_stop(f"it ran out of its time budget of {job.budget:g} s")
@@ -176,9 +182,9 @@ class Pool:
             self._running.discard(job)
             job.worker.retired = True      # it leaves the pool if its call ever returns
         job.give_up(LOST_AFTER_SECONDS)
-        LOG.warning("job %s: a model call has not returned %.0f s after the job was "
+        LOG.warning("job %d: a model call has not returned %.0f s after the job was "
                     "stopped; giving up on it and starting a fresh worker",
-                    job.key[:8], LOST_AFTER_SECONDS)
+                    job.number, LOST_AFTER_SECONDS)
         self._start_worker(int(time.monotonic()))
 
 

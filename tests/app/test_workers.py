@@ -78,7 +78,7 @@ def test_a_waiting_job_can_be_cancelled(pool):
 
 def test_jobs_of_a_closed_session_are_stopped_and_dequeued(pool, monkeypatch):
     monkeypatch.setattr(workers, "SESSION_GRACE_SECONDS", 0.2)
-    gone = {"closed-tab"}
+    gone = set()
     monkeypatch.setattr(workers, "_session_active", lambda session: session not in gone)
 
     def attack(job):
@@ -89,6 +89,8 @@ def test_jobs_of_a_closed_session_are_stopped_and_dequeued(pool, monkeypatch):
     for each in jobs:
         each.session_id = "closed-tab"
         pool.submit(each)
+    wait_until(lambda: pool.load() == (2, 1) and all(each.step for each in jobs[:2]))
+    gone.add("closed-tab")                         # the tab is closed
     for each in jobs:
         assert each.wait(30)
     running = [each for each in jobs if each.result is not None]
