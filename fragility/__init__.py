@@ -11,8 +11,10 @@ from .defences import defences, get_defence
 from .errors import ConfigError, FragilityError, InputError, ModelError
 from .explainers import attribute, explain, get_method, methods
 from .images import load_image
+from .interrupt import Interrupted, interruptible
+from .labels import load_labels
 from .manipulation import ManipulationResult, manipulate
-from .models import Model, checkpoint_info, load_model, models, predict, wrap_model
+from .models import Model, ModelFile, checkpoint_info, load_model, models, predict, wrap_model
 from .presets import PAPER, PRESETS, Preset
 from .registry import Parameter
 from .samples import Sample, get_sample, samples
@@ -25,7 +27,8 @@ __all__ = [
     "PAPER", "PRESETS", "AttackResult", "ConfigError", "FragilityError", "InputError", "Model",
     "ModelError", "Parameter", "Preset", "Sample", "SanityResult", "attack", "attacks", "attribute",
     "cascading_randomization", "defences", "explain", "get_attack", "get_defence", "get_method",
-    "get_sample", "independent_randomization", "load_image", "load_model", "methods", "metrics",
+    "get_sample", "independent_randomization", "interruptible", "Interrupted", "load_image",
+    "load_labels", "ModelFile", "load_model", "methods", "metrics",
     "models", "parameterised_layers", "predict", "samples", "wrap_model",
     "InfluenceResult", "influence_attack", "influence_scores", "training_set",
     "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",

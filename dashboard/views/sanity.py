@@ -68,7 +68,7 @@ def render(choices: Choices) -> None:
     elif job.running:
         _live(job, choices, mode, opacity, every_layer)
     elif job.error:
-        st.error(job.error)
+        state.show_error(job)
     else:
         _finished(job, choices, mode, opacity, every_layer)
     st.divider()
@@ -142,7 +142,8 @@ def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,
     result: fg.SanityResult = job.result
     steps = len(result.layers)
     if result.stopped_early:
-        st.warning(f"Stopped after {steps} of {job.total} layers: showing those.")
+        st.warning(f"Stopped after {steps} of {job.total} layers{state.stop_note(job)}: "
+                   "showing those.")
     else:
         st.success(f"Randomised {steps} layers in {job.elapsed():.1f} s.")
     _tiles(choices, mode, result.original_maps[0], result.layers,
