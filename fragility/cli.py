@@ -1,4 +1,4 @@
-"""Command line: `fragility attack | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | sweep | report | train-bundled | dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from .attacks import DEFAULT_GAMMA, attacks
 from .errors import ConfigError, FragilityError
+from .experiments import commands as experiment_commands
 from .explainers import methods
 from .smooth import DEFAULT_BETA
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available)")
     run.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     run.set_defaults(handler=attack_command)
+    experiment_commands.add_parsers(commands)
 
     for name, handler, text in (
             ("train-bundled", train_command, "train the bundled model (options: train-bundled --help)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from ..explainers import check_options, get_method
 from ..validation import check_number
 from . import grid
 from .engines import make_engine
-from .results import ResultStore, read_results
+from .results import FIGURES, KEY_COLUMNS, ResultStore, read_results
 from .rows import COLUMNS, SCHEMA, declares
 from .sources import image_source
 
@@ -71,49 +72,61 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
         get_method(name)
     for name in attacks:
         _check_attack(name)
-    epsilons = [check_number(float(eps), "epsilon", low=0.0, high=1.0) for eps in _listed(epsilons, "epsilons")]
-    seeds = [check_number(seed, "seed", low=0, integer=True) for seed in _listed(seeds, "seeds")]
-    defences = [grid.NO_DEFENCE if defence is None else str(defence) for defence in _listed(defences, "defences")]
+    axes = {"methods": methods, "attacks": attacks,
+            "epsilons": [check_number(float(eps), "epsilon", low=0.0, high=1.0)
+                         for eps in _listed(epsilons, "epsilons")],
+            "seeds": [check_number(seed, "seed", low=0, integer=True) for seed in _listed(seeds, "seeds")],
+            "defences": [grid.NO_DEFENCE if defence is None else str(defence)
+                         for defence in _listed(defences, "defences")]}
+    steps = check_number(steps, "steps", low=0, integer=True)
+    step_size = check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0)
     batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
     options = {name: check_options(get_method(name), dict(value))
                for name, value in (method_options or {}).items()}
     runner = make_engine(engine, model, weights, device, ray_address)
-    info = runner.info
-    settings = grid.Settings(info.name, check_number(steps, "steps", low=0, integer=True),
-                             check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0),
-                             k, beta, options)
-    source = image_source(images, info.input_size, info.domain)
-    configurations = grid.configurations(methods, attacks, epsilons, seeds, defences, _criteria(attacks))
-    config = {"model": info.name, "weights": None if weights is None else str(weights),
-              "settings": {"steps": settings.steps, "step_size": settings.step_size, "k": k,
-                           "beta": beta, "method_options": options},
-              "grid": {"methods": methods, "attacks": attacks, "epsilons": epsilons, "seeds": seeds,
-                       "defences": defences},
-              "images": [source.description]}
-    wanted = {configuration.key(image_id) for configuration in configurations for image_id in source.ids}
-    if out is None:
-        rows = _run(runner, source, settings, configurations, batch_size, set(), None, callback, progress)
-        frame = _frame(rows)
-    else:
-        with ResultStore(out, config) as store:
-            store.record_skipped(source.skipped)
-            rows = _run(runner, source, settings, configurations, batch_size, store.done(), store,
-                        callback, progress)
-            store.record_skipped(source.skipped)
-            store.record_run({"engine": engine, "images": source.description, "rows_written": len(rows)})
-        everything = read_results(out)
-        if figures and len(everything):
-            from .report import write_figures
-            write_figures(everything, Path(out) / "figures")
-        keys = list(zip(*(everything[column] for column in ("image_id", "method", "attack", "criterion",
-                                                              "defence", "epsilon", "seed"))))
-        frame = everything[[key in wanted for key in keys]].reset_index(drop=True)
+    try:
+        info = runner.info
+        settings = grid.Settings(info.name, steps, step_size, k, beta, options)
+        source = image_source(images, info.input_size, info.domain)
+        configurations = grid.configurations(*axes.values(), _criteria(attacks))
+        wanted = {configuration.key(image_id) for configuration in configurations for image_id in source.ids}
+        run = functools.partial(_run, runner, source, settings, configurations, batch_size,
+                                callback=callback, progress=progress)
+        if out is None:
+            frame = _frame(run(done=set(), store=None))
+        else:
+            config = {"model": info.name, "weights": None if weights is None else str(weights),
+                      "settings": {"steps": steps, "step_size": step_size, "k": k, "beta": beta,
+                                   "method_options": options},
+                      "grid": axes, "images": [source.description]}
+            frame = _run_into(Path(out), config, run, source, engine, wanted, figures)
+    finally:
+        runner.close()
     frame.attrs["skipped"] = list(source.skipped)
-    frame.attrs["complete"] = _complete(frame, wanted)
+    frame.attrs["complete"] = wanted <= set(_keys(frame))
     return frame
 
 
-def _run(runner, source, settings, configurations, batch_size, done, store, callback, progress) -> list[dict]:
+def _run_into(out: Path, config: dict, run, source, engine: str, wanted: set, figures: bool) -> pd.DataFrame:
+    """Run what `out` lacks, writing each shard there; the wanted rows of `out`; figures."""
+    with ResultStore(out, config) as store:
+        store.record_skipped(source.skipped)
+        rows = run(done=store.done(), store=store)
+        store.record_skipped(source.skipped)
+        store.record_run({"engine": engine, "images": source.description, "rows_written": len(rows)})
+    everything = read_results(out)
+    if figures and len(everything):
+        from .report import write_figures
+        write_figures(everything, out / FIGURES)
+    return everything[[key in wanted for key in _keys(everything)]].reset_index(drop=True)
+
+
+def _keys(frame: pd.DataFrame):
+    return zip(*(frame[column] for column in KEY_COLUMNS))
+
+
+def _run(runner, source, settings, configurations, batch_size, *, done, store, callback, progress
+         ) -> list[dict]:
     """Run the shards not yet done; write each one's rows as it finishes; return the new rows."""
     shards = grid.shards(configurations, source.ids, settings, batch_size, done)
     total = sum(len(shard.image_ids) for shard in shards)
@@ -167,12 +180,6 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     import pyarrow as pa
     return pa.Table.from_pylist([{name: row[name] for name in COLUMNS} for row in rows],
                                 schema=SCHEMA).to_pandas()
-
-
-def _complete(frame: pd.DataFrame, wanted: set[tuple]) -> bool:
-    keys = zip(*(frame[column] for column in ("image_id", "method", "attack", "criterion", "defence",
-                                                "epsilon", "seed")))
-    return wanted <= set(keys)
 
 
 def _criteria(attacks: list[str]) -> dict[str, list[str]]:

@@ -35,3 +35,6 @@ class LocalEngine:
             rows = run_shard(self.model, settings, shard, batch, callback)
             if rows is None or on_rows(shard, rows) is False:
                 return
+
+    def close(self) -> None:
+        """Nothing to release: the model stays with its owner."""
