@@ -72,7 +72,7 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
                     method_options=settings.options(configuration.method), **extra)
     if result.stopped_early:
         return None
-    before = _probabilities(model, batch.images).gather(1, result.labels.reshape(-1, 1))[:, 0]
+    before = _probabilities(model, batch.images.to(result.perturbed.dtype)).gather(1, result.labels.reshape(-1, 1))[:, 0]
     after = _probabilities(model, result.perturbed).gather(1, result.perturbed_labels.reshape(-1, 1))[:, 0]
     values = {name: value.tolist() for name, value in result.metrics.items()}
     inside_before, inside_after = _mass_in_masks(result, batch.masks)
@@ -84,7 +84,7 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
         "image_id": image_id, "true_class": batch.classes[i], "model": settings.model,
         "method": configuration.method, "attack": configuration.attack,
         "criterion": configuration.criterion, "defence": configuration.defence,
-        "epsilon": configuration.epsilon, "epsilon_255": configuration.epsilon * 255,
+        "epsilon": configuration.epsilon, "epsilon_255": round(configuration.epsilon * 255, 6),
         "seed": configuration.seed, "steps": settings.steps, "step_size": settings.step_size,
         "k": result.config["k"],
         **{name: values[name][i] for name in ("spearman", "top_k_intersection", "center_shift",

@@ -100,7 +100,7 @@ class TensorSource(ImageSource):
 
     def load(self, ids: list[str]) -> Batch:
         rows = [self._index[image_id] for image_id in ids]
-        return Batch(list(ids), self.tensor[rows].float(), [None] * len(ids), [None] * len(ids))
+        return Batch(list(ids), self.tensor[rows], [None] * len(ids), [None] * len(ids))
 
 
 class SyntheticSource(ImageSource):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -140,7 +140,7 @@ def _run(runner, source, settings, configurations, batch_size, *, done, store, c
         state.rows = rows
         if bar is not None:
             bar.update(state.done - bar.n)
-        return callback is None or callback(state) is not False
+        return callback is None or callback(replace(state)) is not False
 
     def on_step(shard: grid.Shard, step: int) -> bool:
         state.done = finished_rows + len(shard.image_ids) * step / max(settings.steps, 1)

@@ -1,0 +1,19 @@
+"""A tiny TorchScript model file: a model spec that sweeps (and Ray workers) can load."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from nets import make_cnn
+
+@pytest.fixture
+def model_file(tmp_path):
+    """The tiny float32 CNN of tests/nets.py as TorchScript: a model spec workers can load."""
+    path = tmp_path / "tiny.pt"
+    with warnings.catch_warnings():   # TorchScript is deprecated upstream but still a supported input
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.trace(make_cnn().float(), torch.rand(1, 3, 32, 32)).save(str(path))
+    return path
