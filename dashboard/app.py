@@ -18,7 +18,7 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard.components.choices import sidebar  # noqa: E402
-from dashboard.views import attack, compare, learn, sanity  # noqa: E402
+from dashboard.views import attack, compare, experiments, learn, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
 # keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
@@ -48,10 +48,15 @@ def sanity_page() -> None:
     sanity.render(choices)
 
 
+def experiments_page() -> None:
+    experiments.render(choices)
+
+
 navigation = st.navigation([
     st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
+    st.Page(experiments_page, title="Experiments", icon=":material/monitoring:", url_path="experiments"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
 navigation.run()

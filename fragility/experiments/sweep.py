@@ -118,7 +118,8 @@ def _run_into(out: Path, config: dict, run, source, engine: str, wanted: set, fi
     if figures and len(everything):
         from .report import write_figures
         write_figures(everything, out / FIGURES)
-    return everything[[key in wanted for key in _keys(everything)]].reset_index(drop=True)
+    chosen = pd.Series([key in wanted for key in _keys(everything)], index=everything.index, dtype=bool)
+    return everything[chosen].reset_index(drop=True)
 
 
 def _keys(frame: pd.DataFrame):
