@@ -9,6 +9,17 @@ import torch
 
 from nets import make_cnn
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread, as each Ray worker uses: on shared cores (other tests, xdist
+    workers) two threads per process stall each other's OpenMP barriers (a sweep here took
+    74 s with two threads and 2.3 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def model_file(tmp_path):
     """The tiny float32 CNN of tests/nets.py as TorchScript: a model spec workers can load."""
