@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Test workers (pytest-xdist): one per core, at most 8; `make test TEST_JOBS=0` runs serially.
+TEST_JOBS ?= auto
 
 .PHONY: demo test bench screenshots clean
 
@@ -16,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fragility-dashboard
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses $(TEST_JOBS) --maxprocesses 8 --dist loadgroup
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

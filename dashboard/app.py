@@ -17,8 +17,9 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashboard import settings  # noqa: E402
 from dashboard.components.choices import sidebar  # noqa: E402
-from dashboard.views import attack, compare, experiments, learn, sanity  # noqa: E402
+from dashboard.views import attack, compare, experiments, influence, learn, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
 # keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
@@ -32,6 +33,11 @@ if "OMP_NUM_THREADS" not in os.environ:
 sys.setswitchinterval(1e-4)
 
 st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
+
+# Started without its safe server settings (and not on the operator's say-so): serve nothing.
+if refusal := settings.refusal():
+    st.error(refusal, icon=":material/gpp_bad:")
+    st.stop()
 
 choices = sidebar()
 
@@ -56,6 +62,7 @@ navigation = st.navigation([
     st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
+    st.Page(lambda: influence.render(choices), title="Influence", icon=":material/groups:", url_path="influence"),
     st.Page(experiments_page, title="Experiments", icon=":material/monitoring:", url_path="experiments"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")

@@ -1,4 +1,4 @@
-"""Command line: `fragility attack | sweep | report | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | sweep | report | influence | train-bundled | dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -7,27 +7,21 @@ the run; every error the API raises on purpose becomes one line and exit code 2.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from .attacks import DEFAULT_GAMMA, attacks
+from . import cli_flags as flags
+from . import cli_report as report
+from . import influence_cli
 from .errors import ConfigError, FragilityError
 from .experiments import commands as experiment_commands
-from .explainers import methods
-from .smooth import DEFAULT_BETA
 
 EXIT_USAGE = 2
-TILE = 224   # panel tiles are drawn at least this large (nearest-neighbour upscaling)
-# A perceptual dark-to-bright colour map (magma-like anchors) for saliency heatmaps.
-HEAT = torch.tensor([[0, 0, 4], [80, 18, 123], [183, 55, 121], [252, 137, 97], [252, 253, 191]],
-                    dtype=torch.float32) / 255
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,25 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("attack", help="attack the interpretation of one image",
-                              description="Attack an image's saliency map and write the results to --out.")
-    run.add_argument("--model", default="bundled", help="model name or TorchScript file (default: bundled)")
-    run.add_argument("--image", required=True, help="the image file to attack")
-    run.add_argument("--method", default="gradient", choices=methods(), help="explanation method")
-    run.add_argument("--attack", default="top-k", choices=attacks(), help="attack")
-    run.add_argument("--epsilon", type=float, default=8.0, help="L-inf budget on the 0-255 scale (default 8)")
-    run.add_argument("--steps", type=int, default=100, help="attack iterations (default 100)")
-    run.add_argument("--step-size", type=float, default=1.0, help="step on the 0-255 scale (default 1)")
-    run.add_argument("--k", type=int, default=100, help="top-k features (default 100)")
-    run.add_argument("--beta", type=float, default=DEFAULT_BETA, help="softplus sharpness of the surrogate")
-    run.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="logit weight, target-map attack")
-    run.add_argument("--region", type=float, nargs=4, metavar=("TOP", "LEFT", "BOTTOM", "RIGHT"),
-                     help="targeted attack: the box to pull saliency into, as fractions of the image")
-    run.add_argument("--target-map", help="target-map attack: a grayscale image of the desired map")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available)")
-    run.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
+                              description="Attack an image's saliency map and write the results to "
+                                          "--out: the perturbed image, a side-by-side panel and a JSON "
+                                          "record, with the random-sign baseline of the same eps.")
+    flags.add_attack_arguments(run)
     run.set_defaults(handler=attack_command)
     experiment_commands.add_parsers(commands)
+
+    influence = commands.add_parser(
+        "influence", help="attack the influence-function explanation of one image",
+        description="Attack which training images an image's prediction is explained by (influence "
+                    "functions) and write a strip image and a JSON record to --out.")
+    influence_cli.add_arguments(influence)
+    influence.set_defaults(handler=influence_cli.run)
 
     for name, handler, text in (
             ("train-bundled", train_command, "train the bundled model (options: train-bundled --help)"),
@@ -92,38 +80,35 @@ def attack_command(args: argparse.Namespace) -> int:
     from .images import load_image
     from .models import load_model
 
-    model = load_model(args.model, device=args.device)
+    out = flags.output_folder(args.out)
+    device = flags.device(args.device)
+    request = flags.attack_request(args)            # flags checked in their own units
+    model = load_model(args.model, device=device)
     image = load_image(args.image, size=model.input_size)
-    height, width = image.shape[-2:]
-    extra = {}
-    if args.region is not None:
-        extra["region"] = _box_mask(args.region, height, width)
-    if args.target_map is not None:
-        extra["target_map"] = load_image(args.target_map, size=None).mean(dim=0)
-        if tuple(extra["target_map"].shape) != (height, width):
-            extra["target_map"] = _resize_map(extra["target_map"], height, width)
+    arguments = flags.resolve_inputs(args, request, model, image)
 
-    with tqdm(total=args.steps, desc=f"{args.attack} on {args.method}", unit="step", file=sys.stderr) as bar:
+    steps = arguments["steps"]
+    baseline_steps = steps if args.attack != "random-sign" and not args.no_baseline else 0
+    with tqdm(total=steps + baseline_steps, desc=f"{args.attack} on {args.method}", unit="step",
+              file=sys.stderr) as bar:
         def progress(step, row):
-            bar.update(step - bar.n)
+            bar.update(1)
             bar.set_postfix(top_k=f"{row['top_k_intersection'][0]:.2f}", spearman=f"{row['spearman'][0]:.2f}")
 
-        result = attack(
-            model, image.unsqueeze(0), method=args.method, attack=args.attack,
-            epsilon=args.epsilon / 255, steps=args.steps, step_size=args.step_size / 255, k=args.k,
-            beta=args.beta, gamma=args.gamma, seed=args.seed, callback=progress, **extra)
+        result = attack(model, image.unsqueeze(0), method=args.method, attack=args.attack,
+                        callback=progress, **arguments)
+        baseline = None
+        if baseline_steps:
+            bar.set_description(f"random-sign baseline on {args.method}")
+            baseline = attack(model, image.unsqueeze(0), **flags.baseline_arguments(args.attack, args.method, arguments),
+                              callback=progress)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    _to_pil(result.perturbed[0]).save(args.out / "perturbed.png")
-    _panel(model, image, result).save(args.out / "panel.png")
-    record = {"image": str(args.image), "config": result.config,
-              "labels": {"original": model.label_name(int(result.labels[0])),
-                         "perturbed": model.label_name(int(result.perturbed_labels[0]))},
-              "metrics": {name: value[0].item() for name, value in result.metrics.items()},
-              "labels_kept": bool(result.labels_kept[0]), "steps_run": result.steps_run,
-              "history": result.history}
-    (args.out / "result.json").write_text(json.dumps(record, indent=1))
-    print(f"wrote {args.out / 'perturbed.png'}, {args.out / 'panel.png'}, {args.out / 'result.json'}")
+    _to_pil(result.perturbed[0]).save(out / "perturbed.png")
+    report.attack_panel(model, image, result, baseline).save(out / "panel.png")
+    record = report.attack_record(args.image, model, result, baseline)
+    (out / "result.json").write_text(json.dumps(record, indent=1))
+    print(report.attack_summary(model, result, baseline))
+    print(f"wrote {out / 'perturbed.png'}, {out / 'panel.png'}, {out / 'result.json'}")
     return 0
 
 
@@ -141,19 +126,26 @@ def dashboard_command(args: argparse.Namespace) -> int:
 
 
 def dashboard_main(argv: list[str] | None = None) -> int:
-    """Entry point of `fragility-dashboard`: `streamlit run dashboard/app.py [streamlit options]`."""
+    """Entry point of `fragility-dashboard`: `streamlit run dashboard/app.py` with the
+    dashboard's settings (dashboard/.streamlit/config.toml) as flags, then the operator's
+    own streamlit options, which win."""
     extra = sys.argv[1:] if argv is None else list(argv)
-    spec = importlib.util.find_spec("dashboard")
-    app = Path(spec.origin).parent / "app.py" if spec and spec.origin else None
-    if app is None or not app.is_file():
+    try:
+        from dashboard import settings
+    except ImportError:
+        settings = None
+    if settings is None or not settings.APP.is_file():
         print("fragility: error: dashboard/app.py not found; install fragility with its dashboard",
               file=sys.stderr)
         return EXIT_USAGE
+    try:
+        packaged = settings.flags(extra)
+    except FragilityError as error:
+        print(f"fragility: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     from streamlit.web import cli as streamlit_cli
 
-    # The repository's .streamlit/config.toml (127.0.0.1, upload cap, theme) applies from its root.
-    os.chdir(app.parent.parent)
-    sys.argv = ["streamlit", "run", str(app), *extra]
+    sys.argv = ["streamlit", "run", str(settings.APP), *packaged, *extra]
     try:
         return streamlit_cli.main()
     except SystemExit as done:
@@ -172,62 +164,9 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _box_mask(box: list[float], height: int, width: int) -> torch.Tensor:
-    top, left, bottom, right = box
-    if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
-        raise ConfigError(f"--region TOP LEFT BOTTOM RIGHT must be fractions with 0 <= top < bottom <= 1 "
-                          f"and 0 <= left < right <= 1, got {box}")
-    mask = torch.zeros(height, width, dtype=torch.bool)
-    mask[int(top * height):max(int(bottom * height), int(top * height) + 1),
-         int(left * width):max(int(right * width), int(left * width) + 1)] = True
-    return mask
-
-
-def _resize_map(values: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    return torch.nn.functional.interpolate(values[None, None], size=(height, width), mode="bilinear",
-                                           align_corners=False)[0, 0]
-
-
 def _to_pil(image: torch.Tensor) -> Image.Image:
     array = (image.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
     return Image.fromarray(array.permute(1, 2, 0).numpy())
-
-
-def _heatmap(saliency: torch.Tensor) -> torch.Tensor:
-    """(H,W) map -> (3,H,W) colours: each map scaled to its own peak, then the colour map."""
-    values = saliency.detach().float().cpu()
-    values = values / values.max().clamp_min(1e-12) * (len(HEAT) - 1)
-    low = values.floor().long().clamp(max=len(HEAT) - 2)
-    weight = (values - low).unsqueeze(-1)
-    return (HEAT[low] * (1 - weight) + HEAT[low + 1] * weight).permute(2, 0, 1)
-
-
-def _panel(model, image: torch.Tensor, result) -> Image.Image:
-    """Original, perturbed, original map, perturbed map side by side, with titles and metrics."""
-    original_label = model.label_name(int(result.labels[0]))
-    perturbed_label = model.label_name(int(result.perturbed_labels[0]))
-    tiles = [(image, f"original: {original_label}"),
-             (result.perturbed[0], f"perturbed: {perturbed_label}"),
-             (_heatmap(result.original_maps[0]), f"{result.config['method']} map"),
-             (_heatmap(result.perturbed_maps[0]), f"after {result.config['attack']}")]
-    height, width = image.shape[-2:]
-    scale = max(1, -(-TILE // max(height, width)))
-    tile_w, tile_h, title_h, footer_h, gap = width * scale, height * scale, 22, 40, 8
-    canvas = Image.new("RGB", (len(tiles) * (tile_w + gap) + gap, title_h + tile_h + footer_h + gap), "white")
-    draw = ImageDraw.Draw(canvas)
-    for index, (tile, title) in enumerate(tiles):
-        x = gap + index * (tile_w + gap)
-        draw.text((x, 5), title, fill="black")
-        canvas.paste(_to_pil(tile).resize((tile_w, tile_h), Image.NEAREST), (x, title_h))
-    metrics = {name: value[0].item() for name, value in result.metrics.items()}
-    config = result.config
-    lines = [f"eps {config['epsilon'] * 255:g}/255, {result.steps_run} steps, k={config['k']}, "
-             f"label {'kept' if bool(result.labels_kept[0]) else 'CHANGED'}",
-             f"top-k intersection {metrics['top_k_intersection']:.3f}   spearman {metrics['spearman']:.3f}   "
-             f"center shift {metrics['center_shift']:.2f} px   ssim {metrics['ssim']:.3f}"]
-    for row, line in enumerate(lines):
-        draw.text((gap, title_h + tile_h + 6 + 16 * row), line, fill="black")
-    return canvas
 
 
 if __name__ == "__main__":

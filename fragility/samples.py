@@ -1,5 +1,5 @@
-"""The sample images in assets/images/: photos (ImageNet models) and generated shapes
-with object masks (the bundled model). assets/images/samples.json is their index.
+"""The sample images in fragility/assets/images/ (package data): photos (ImageNet models)
+and generated shapes with object masks (the bundled model). samples.json is their index.
 
     python -m fragility.samples      rewrites the generated shape samples and the index
 """
@@ -18,7 +18,7 @@ from .errors import InputError
 from .images import load_image
 from .synthetic import CLASS_NAMES, make_dataset
 
-IMAGES = Path(__file__).resolve().parents[1] / "assets" / "images"
+IMAGES = Path(__file__).resolve().parent / "assets" / "images"   # package data
 INDEX = IMAGES / "samples.json"
 KINDS = ("photo", "synthetic")
 SAMPLE_SEED = 2024  # the generated samples' seed; training never draws from it
@@ -37,13 +37,13 @@ class Sample:
 
     def load(self, size: int | None = None) -> torch.Tensor:
         """The image as (3,H,W) float32 in [0,1], resized like load_image when size is given."""
-        return load_image(self.path, size=size)
+        return load_image(_existing(self.path), size=size)
 
     def load_mask(self, size: int | None = None) -> torch.Tensor | None:
         """The object mask as (H,W) bool, resized and cropped like load(size); None if absent."""
         if self.mask_path is None:
             return None
-        mask = load_image(self.mask_path)[:1]
+        mask = load_image(_existing(self.mask_path))[:1]
         if size is not None:
             mask = TF.center_crop(TF.resize(mask, size, interpolation=TF.InterpolationMode.NEAREST),
                                   [size, size])
@@ -55,13 +55,21 @@ def samples(kind: str | None = None) -> list[Sample]:
     if kind is not None and kind not in KINDS:
         from .errors import unknown_name
         raise unknown_name("sample kind", kind, list(KINDS))
-    entries = json.loads(INDEX.read_text())
+    entries = json.loads(_existing(INDEX).read_text())
     found = [Sample(name=entry["name"], path=IMAGES / entry["file"], kind=entry["kind"],
                     label=entry.get("label"),
                     mask_path=IMAGES / entry["mask"] if entry.get("mask") else None,
                     title=entry["title"])
              for entry in entries]
     return [sample for sample in found if kind is None or sample.kind == kind]
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(f"the sample file {path} is missing; reinstall fragility (pip install "
+                         "--force-reinstall fragility; in a source checkout: git checkout -- "
+                         "fragility/assets)")
+    return path
 
 
 def get_sample(name: str) -> Sample:

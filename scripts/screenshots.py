@@ -2,7 +2,7 @@
 
 Starts the dashboard, drives Debian's Chromium with Playwright in the light and the dark
 theme (Streamlit follows the browser's colour scheme), runs the default attack, the
-compare view and the sanity check, and saves what a person would see.
+compare view, the sanity check and the influence page, and saves what a person would see.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -67,6 +67,17 @@ def sanity(page, url: str, name: str) -> None:
     page.set_viewport_size(VIEWPORT)
 
 
+def influence(page, url: str, name: str) -> None:
+    page.goto(f"{url}/influence")
+    page.get_by_role("button", name="Run", exact=True).wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text(re.compile(r"^Finished \d+ steps")).wait_for(timeout=TIMEOUT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1930})   # down to the strips
+    page.wait_for_timeout(2500)        # let the charts finish drawing
+    page.screenshot(path=OUT / f"{name}.png")
+    page.set_viewport_size(VIEWPORT)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     process, url = server.start()
@@ -81,6 +92,7 @@ def main() -> None:
                 if scheme == "light":
                     compare(page, url, "compare-light", steps=5)
                     sanity(page, url, "sanity-light")
+                    influence(page, url, "influence-light")
                 context.close()
             browser.close()
     finally:

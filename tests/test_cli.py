@@ -47,11 +47,17 @@ def test_attack_writes_image_panel_and_json(files, tmp_path, capsys):
     assert record["config"]["step_size"] == pytest.approx(2 / 255)
     assert set(record["metrics"]) >= {"spearman", "top_k_intersection", "center_shift", "ssim", "dissimilarity"}
     assert record["labels_kept"] is True and record["steps_run"] == 12 and len(record["history"]) == 12
+    assert record["found"] is True and record["noise_floor"] is None
+    # The random-sign baseline of the same eps, picked by the same criterion, is beside it.
+    baseline = record["random_sign"]
+    assert baseline["config"]["attack"] == "random-sign" and baseline["config"]["criterion"] == "mass-center"
+    assert baseline["config"]["epsilon"] == pytest.approx(8 / 255) and baseline["config"]["steps"] == 12
     original = torch.tensor(np.array(Image.open(files[1])), dtype=torch.float32)
     changed = torch.tensor(np.array(perturbed), dtype=torch.float32)
     assert (changed - original).abs().max() <= 8
     captured = capsys.readouterr()
     assert "panel.png" in captured.out and "step" in captured.err   # the progress bar is on stderr
+    assert "random sign" in captured.out and "Spearman" in captured.out
 
 
 def test_targeted_region_from_the_command_line(files, tmp_path):
@@ -62,15 +68,75 @@ def test_targeted_region_from_the_command_line(files, tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--k", "1000"], "k (number of top features) must be <= 256, got 1000"),
-    (["--epsilon", "-1"], "epsilon must be >= 0"),
-    (["--attack", "targeted"], "'targeted' attack needs region="),
+    (["--k", "1000"], "--k must be at most the image's 256 pixels, got 1000"),
+    (["--epsilon", "-1"], "--epsilon must be >= 0, got -1"),
+    (["--epsilon", "300"], "--epsilon must be <= 255, got 300"),
+    (["--step-size", "0"], "--step-size must be > 0, got 0"),
+    (["--attack", "targeted"], "the targeted attack needs --region"),
     (["--attack", "targeted", "--region", "0.5", "0", "0.2", "1"], "--region TOP LEFT BOTTOM RIGHT"),
+    (["--gamma", "2"], "--gamma is not used by the top-k attack (it is used by: target-map, random-sign)"),
+    (["--smoothgrad-samples", "3"], "--smoothgrad-samples is an option of smoothgrad, but --method is gradient"),
+    (["--method", "smoothgrad", "--smoothgrad-samples", "0"], "--smoothgrad-samples must be >= 1, got 0"),
+    (["--defence-beta", "2"], "--defence-beta needs --defence"),
+    (["--device", "tpu"], "--device 'tpu' is not a device; use cpu, cuda or cuda:N"),
+    (["--target", "9"], "--target must be a class index in [0, 4], got 9"),
 ])
 def test_api_errors_are_one_line_and_exit_2(files, tmp_path, capsys, extra, message):
     assert run_attack(files, tmp_path / "out", "--steps", "1", *extra) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("fragility: error: ") and message in err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_line(files, tmp_path, capsys):
+    assert run_attack(files, tmp_path / "out", "--steps", "1", "--device", "cuda:0") == 2
+    assert "--device cuda:0: no CUDA GPU is available here" in capsys.readouterr().err
+
+
+def test_out_is_checked_before_anything_runs(files, tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    code = cli.main(["attack", "--model", str(tmp_path / "no-such-model.pt"), "--image", str(files[1]),
+                     "--out", str(a_file)])
+    assert code == 2   # the --out error comes first: the model was never loaded
+    err = capsys.readouterr().err
+    assert "--out" in err and "is a file" in err
+
+
+def test_help_lists_every_declared_parameter():
+    import fragility as fg
+    from fragility import cli_flags
+
+    text = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["attack"].format_help().split())
+    for attack in fg.attacks():
+        for parameter in fg.get_attack(attack).parameters:
+            assert parameter.flag in text, parameter.name
+    for method in fg.methods():
+        for parameter in fg.get_method(method).parameters:
+            assert cli_flags.method_flag(method, parameter) in text
+    for defence in fg.defences():
+        for parameter in fg.get_defence(defence).parameters:
+            assert cli_flags.defence_flag(parameter) in text
+    assert "8/255 on the 0-255 scale" in text
+
+
+def test_paper_preset_with_an_override(files, tmp_path):
+    out = tmp_path / "out"
+    assert run_attack(files, out, "--preset", "paper", "--steps", "4", "--no-baseline",
+                      "--method", "integrated-gradients", "--integrated-gradients-steps", "8") == 0
+    record = json.loads((out / "result.json").read_text())
+    config = record["config"]
+    assert config["steps"] == 4                              # the flag wins over the preset's 300
+    assert config["step_size"] == pytest.approx(0.5 / 255)  # the preset's alpha
+    assert config["method_options"]["steps"] == 8 and record["random_sign"] is None
+
+
+def test_smoothgrad_reports_its_noise_floor(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_attack(files, out, "--method", "smoothgrad", "--smoothgrad-samples", "4", "--steps", "2") == 0
+    record = json.loads((out / "result.json").read_text())
+    assert set(record["noise_floor"]) == {"spearman", "top_k_intersection", "center_shift"}
+    assert "noise floor" in capsys.readouterr().out
 
 
 def test_missing_image_is_a_clean_error(files, tmp_path, capsys):
@@ -101,8 +167,10 @@ def test_subcommands_are_wired(monkeypatch):
     assert "train-bundled" in cli.build_parser().format_help()
 
 
-def test_dashboard_main_runs_streamlit_from_the_repository_root(monkeypatch, tmp_path):
+def test_dashboard_main_passes_the_packaged_settings_and_the_operators_last(monkeypatch, tmp_path):
     from streamlit.web import cli as streamlit_cli
+
+    from dashboard import settings
 
     seen = {}
 
@@ -113,9 +181,15 @@ def test_dashboard_main_runs_streamlit_from_the_repository_root(monkeypatch, tmp
 
     monkeypatch.setattr(streamlit_cli, "main", fake_main)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.delenv("STREAMLIT_SERVER_MAX_UPLOAD_SIZE", raising=False)
+    monkeypatch.setenv("STREAMLIT_THEME_BASE_FONT_SIZE", "20")
     monkeypatch.chdir(tmp_path)
-    assert cli.dashboard_main(["--server.port", "8600"]) == 0
-    assert seen["argv"][:2] == ["streamlit", "run"] and seen["argv"][2].endswith("dashboard/app.py")
-    assert seen["argv"][3:] == ["--server.port", "8600"]
-    assert Path(seen["cwd"]) == Path(seen["argv"][2]).parent.parent   # the repository root
-    assert (Path(seen["cwd"]) / ".streamlit" / "config.toml").is_file()
+    operator = ["--server.port", "8600", "--server.address=0.0.0.0"]
+    assert cli.dashboard_main(operator) == 0
+    argv = seen["argv"]
+    assert argv[:3] == ["streamlit", "run", str(settings.APP)] and argv[-3:] == operator
+    passed = dict(zip(argv[3:-3:2], argv[4:-3:2]))
+    assert passed["--server.maxUploadSize"] == "20" and passed["--browser.gatherUsageStats"] == "false"
+    assert "--server.address" not in passed          # the operator's choice, given once
+    assert "--theme.baseFontSize" not in passed      # set in the environment: it wins
+    assert Path(seen["cwd"]) == tmp_path             # started where the operator is

@@ -13,8 +13,8 @@ from . import state
 
 PAPER = ("Ghorbani, Abid & Zou, *Interpretation of Neural Networks is Fragile*, "
          "AAAI 2019 ([arXiv:1710.10547](https://arxiv.org/abs/1710.10547))")
-BASELINES = ["black", "mean", "blur"]          # integrated-gradients baselines
 UPLOAD = "Upload your own image"
+JS_MAX_INT = 2**53 - 1     # the browser's largest exact integer
 
 
 @dataclass
@@ -29,16 +29,12 @@ class Choices:
     mask: torch.Tensor | None = None                # object mask (H,W) of a generated sample
     method: str = "gradient"
     method_options: dict = field(default_factory=dict)
+    target: int | None = None                       # the class explained; None: the predicted one
+    defence: str | None = None
+    defence_options: dict = field(default_factory=dict)
     attack: str = "top-k"
-    epsilon255: float = 8.0
-    steps: int = 100
-    step_size255: float = 1.0
-    k: int = 100
-    beta: float = 10.0
-    seed: int = 0
-    region: torch.Tensor | None = None
+    parameters: dict = field(default_factory=dict)  # the attack's parameters, in API units
     region_code: str = ""
-    target_map: torch.Tensor | None = None
     target_code: str = ""
     errors: list[str] = field(default_factory=list)
 
@@ -46,17 +42,38 @@ class Choices:
     def ready(self) -> bool:
         return self.model is not None and self.image is not None and not self.errors
 
+    @property
+    def epsilon255(self) -> float:
+        return self.parameters.get("epsilon", 0.0) * 255
+
+    @property
+    def steps(self) -> int:
+        return self.parameters.get("steps", 0)
+
+    @property
+    def k(self) -> int:
+        return self.parameters["k"]
+
     def attack_arguments(self) -> dict:
         """Keyword arguments of fg.attack, apart from model, images and callback."""
-        return dict(method=self.method, attack=self.attack, epsilon=self.epsilon255 / 255,
-                    steps=self.steps, step_size=self.step_size255 / 255, k=self.k,
-                    beta=self.beta, seed=self.seed, method_options=dict(self.method_options),
-                    region=self.region, target_map=self.target_map, mask=self.mask)
+        return dict(method=self.method, attack=self.attack, method_options=dict(self.method_options),
+                    target=self.target, defence=self.defence,
+                    defence_options=dict(self.defence_options) if self.defence else None,
+                    mask=self.mask, **self.parameters)
+
+    def baseline_arguments(self) -> dict:
+        """fg.attack arguments of the random-sign baseline compared with this attack."""
+        spec = fg.get_attack("random-sign")
+        criterion = self.attack if fg.get_attack(self.attack).kind == "interpretation" else "top-k"
+        arguments = {name: value for name, value in self.attack_arguments().items()
+                     if spec.parameter(name) is not None or name not in self.parameters}
+        return {**arguments, "attack": "random-sign", "criterion": criterion}
 
     def key_parts(self) -> dict:
         arguments = self.attack_arguments()
-        for name in ("region", "target_map", "mask"):
-            arguments[name] = state.digest(arguments[name])
+        for name, value in arguments.items():
+            if isinstance(value, torch.Tensor):
+                arguments[name] = state.digest(value)
         return {"model": self.model_key, "image": self.image_key, **arguments}
 
 
@@ -196,27 +213,38 @@ def _method(choices: Choices) -> None:
     spec = fg.get_method(method)
     st.caption(spec.description)
     choices.method = method
-    choices.method_options = {name: _option(method, name, default)
-                              for name, default in spec.options.items()}
+    choices.method_options = _widgets(spec.parameters, lambda name: f"option:{method}:{name}", choices)
+    _target_class(choices)
+    _defence(choices)
 
 
-def _option(method: str, name: str, default):
-    label = name.replace("_", " ").capitalize()
-    key = f"option:{method}:{name}"
-    if name == "baseline":
-        return st.selectbox(label, BASELINES, index=BASELINES.index(default)
-                            if default in BASELINES else 0, key=key)
-    if isinstance(default, bool):
-        return st.checkbox(label, value=default, key=key)
-    if isinstance(default, int):
-        return int(st.number_input(label, min_value=0 if name == "seed" else 1,
-                                   value=default, step=1, key=key))
-    if isinstance(default, float):
-        return float(st.number_input(label, min_value=0.0, value=default, step=default / 4 or 0.05,
-                                     format="%.3f", key=key))
-    text = st.text_input(label, value="" if default is None else str(default), key=key,
-                         help="Leave empty for the default.")
-    return text or default
+def _target_class(choices: Choices) -> None:
+    """The class explained: the predicted one, or any class of the model."""
+    labels = choices.model.labels if choices.model is not None else None
+    if not labels:
+        return
+    options = [None, *range(len(labels))]
+    if st.session_state.get("target_class") not in options:
+        st.session_state.pop("target_class", None)
+    choices.target = st.selectbox(
+        "Class to explain", options, key="target_class",
+        format_func=lambda i: "the predicted class" if i is None else f"{i}: {labels[i]}",
+        help="Explain any class, not only the predicted one. The attack still keeps the "
+             "predicted label.")
+
+
+def _defence(choices: Choices) -> None:
+    names = [None, *fg.defences()]
+    defence = st.selectbox("Defence", names, key="defence",
+                           format_func=lambda n: "none" if n is None else fg.get_defence(n).title,
+                           help="Compute the maps with a defence switched on (Dombrowski et al., "
+                                "2019; Smilkov et al., 2017).")
+    choices.defence = defence
+    if defence is not None:
+        spec = fg.get_defence(defence)
+        st.caption(spec.description)
+        choices.defence_options = _widgets(spec.parameters, lambda name: f"defence:{defence}:{name}",
+                                           choices)
 
 
 def _attack(choices: Choices) -> None:
@@ -224,70 +252,153 @@ def _attack(choices: Choices) -> None:
     names = fg.attacks()
     attack = st.selectbox("Attack", names, index=names.index("top-k") if "top-k" in names else 0,
                           key="attack", format_func=lambda n: fg.get_attack(n).title)
-    st.caption(fg.get_attack(attack).description)
+    spec = fg.get_attack(attack)
+    st.caption(spec.description)
     choices.attack = attack
-    choices.epsilon255 = float(st.slider("ε, largest change per pixel (0-255 scale)", 1, 32, 8,
-                                         key="epsilon"))
-    with st.expander("Steps, k, β, seed"):
-        choices.steps = int(st.number_input("Steps", 1, 1000, 100, key="steps"))
-        choices.step_size255 = float(st.number_input("Step size (0-255 scale)", 0.1, 32.0, 1.0,
-                                                     step=0.25, key="step_size"))
-        pixels = choices.image.shape[-1] * choices.image.shape[-2] if choices.image is not None else 4096
-        choices.k = int(st.number_input("k (top pixels compared)", 1, pixels,
-                                        min(100, pixels), key="k"))
-        choices.beta = float(st.number_input("β of the softplus surrogate", 0.5, 100.0, 10.0,
-                                             key="beta"))
-        choices.seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key="seed"))
-    if attack == "targeted":
-        _region(choices)
-    if attack == "target-map":
-        _target_map(choices)
+    st.button(fg.PAPER.title, key="preset_paper", icon=":material/menu_book:", on_click=_apply_paper,
+              args=(choices.method, choices.image), help=fg.PAPER.description)
+    choices.parameters = _widgets(spec.parameters, lambda name: name, choices)
 
 
-def _region(choices: Choices) -> None:
+def _apply_paper(method: str, image) -> None:
+    """Set the widgets to the paper's settings (before they are drawn again)."""
+    for name, value in fg.PAPER.attack.items():
+        parameter = fg.get_attack("top-k").parameter(name)
+        if value is None and image is not None:
+            value = parameter.default_for(*image.shape[-2:])
+        if value is not None:
+            st.session_state[name] = _shown_value(parameter, value)
+    for owner, options in fg.PAPER.methods.items():
+        for name, value in options.items():
+            st.session_state[f"option:{owner}:{name}"] = value
+
+
+def _shown_value(parameter: fg.Parameter, value):
+    return value * parameter.scale if parameter.kind == "float" and parameter.scale != 1 else value
+
+
+# ---------------------------------------------------------------- widgets from declarations
+
+def _widgets(parameters, key_of, choices: Choices) -> dict:
+    """One widget per declared parameter (advanced ones folded away); their values, in API units."""
+    values = {}
+    plain = [p for p in parameters if not p.advanced]
+    folded = [p for p in parameters if p.advanced]
+    for parameter in plain:
+        values[parameter.name] = _widget(parameter, key_of(parameter.name), choices)
+    if folded:
+        with st.expander("More settings"):
+            for parameter in folded:
+                values[parameter.name] = _widget(parameter, key_of(parameter.name), choices)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _widget(parameter: fg.Parameter, key: str, choices: Choices):
+    """The widget of one parameter; returns its value in API units (None: not given)."""
+    label = f"{parameter.title} (0-255 scale)" if parameter.scale == 255 else parameter.title
+    if parameter.name == "epsilon":
+        label = "ε, largest change per pixel (0-255 scale)"
+    if parameter.kind == "mask":
+        return _region(choices, key)
+    if parameter.kind == "map":
+        return _target_map(choices, key)
+    if parameter.kind == "choice":
+        return st.selectbox(label, parameter.choices, index=parameter.choices.index(parameter.default),
+                            key=key, help=parameter.help)
+    if parameter.kind == "bool":
+        return st.checkbox(label, value=parameter.default, key=key, help=parameter.help)
+    if parameter.kind == "text":
+        text = st.text_input(label, value=parameter.default or "", key=key, help=parameter.help,
+                             placeholder="default")
+        return text.strip() or parameter.default
+    return _number(parameter, label, key, choices)
+
+
+def _number(parameter: fg.Parameter, label: str, key: str, choices: Choices):
+    scale = parameter.scale
+    size = choices.image.shape[-2:] if choices.image is not None else (None, None)
+    default = parameter.default_for(*size)
+    low = None if parameter.low is None else parameter.low * scale
+    high = parameter.widget_high if parameter.widget_high is not None else \
+        (None if parameter.high is None else parameter.high * scale)
+    if parameter.name == "k" and size[0]:
+        high = size[0] * size[1]
+    high = None if high is None else min(high, JS_MAX_INT)
+    if parameter.kind == "int":
+        value = st.number_input(label, min_value=None if low is None else int(low),
+                                max_value=None if high is None else int(high),
+                                value=None if default is None else int(default), step=1, key=key,
+                                help=parameter.help, placeholder="default")
+        return None if value is None else int(value)
+    if not parameter.low_inclusive and low is not None:
+        low = low + (0.01 if scale != 1 else 1e-3)
+    shown = None if default is None else float(default * scale)
+    low, high = (None if low is None else float(low)), (None if high is None else float(high))
+    if parameter.name == "epsilon":
+        value = st.slider(label, float(low or 0), float(high), shown, step=0.5, key=key, help=parameter.help)
+    else:
+        step = 0.25 if scale != 1 else max(round((shown or 0.2) / 4, 4), 1e-4)
+        value = st.number_input(label, min_value=low, max_value=high, value=shown, step=step,
+                                format="%g", key=key, help=parameter.help)
+    return None if value is None else float(value) / scale
+
+
+def _region(choices: Choices, key: str):
     options = (["Object mask"] if choices.mask is not None else []) + ["Rectangle"]
     kind = st.radio("Region to pull the saliency into", options, key="region_kind", horizontal=True)
     if choices.image is None:
-        return
+        return None
     height, width = choices.image.shape[-2:]
     if kind == "Object mask":
-        choices.region = choices.mask
         choices.region_code = "region = " + choices.image_code.replace(".load(", ".load_mask(")
-        return
+        return choices.mask
     rows = st.slider("Rows", 0, height, (height // 8, height * 3 // 8), key="region_rows")
     cols = st.slider("Columns", 0, width, (width // 8, width * 3 // 8), key="region_cols")
     region = torch.zeros(height, width, dtype=torch.bool)
     region[rows[0]:rows[1], cols[0]:cols[1]] = True
     if not region.any():
         choices.errors.append("The rectangle is empty: widen the rows or columns.")
-    choices.region = region
     choices.region_code = (f"region = torch.zeros({height}, {width}, dtype=torch.bool)\n"
                            f"region[{rows[0]}:{rows[1]}, {cols[0]}:{cols[1]}] = True")
+    return region
 
 
-def _target_map(choices: Choices) -> None:
+def target_samples(choices: Choices) -> list:
+    """The samples whose map a target-map attack can take (all but the attacked one)."""
+    if choices.model is None:
+        return []
+    return [s for s in _samples_for(choices.model)
+            if choices.sample is None or s.name != choices.sample.name]
+
+
+def target_map_for(choices: Choices, sample_name: str, method: str, method_options: dict) -> torch.Tensor:
+    """The map `method` gives for the sample `sample_name`: a target-map attack's target."""
+    cache = st.session_state.setdefault("target_maps", {})
+    key = state.config_key({"model": choices.model_key, "sample": sample_name, "method": method,
+                            "options": method_options, "class": choices.target})
+    if key not in cache:
+        other = fg.get_sample(sample_name).load(size=choices.image.shape[-1])
+        cache[key] = fg.explain(choices.model, other[None], method, target=choices.target,
+                                **method_options)[0]
+    return cache[key]
+
+
+def _target_map(choices: Choices, key: str):
     if choices.model is None or choices.image is None:
-        return
-    gallery = [s for s in _samples_for(choices.model)
-               if choices.sample is None or s.name != choices.sample.name]
+        return None
+    gallery = target_samples(choices)
     if not gallery:
         choices.errors.append("No other sample image to take the target map from.")
-        return
+        return None
     name = st.selectbox("Target: the map of", [s.name for s in gallery], key="target_sample",
                         format_func=lambda n: next(s.title for s in gallery if s.name == n))
-    cache = st.session_state.setdefault("target_maps", {})
-    key = state.config_key({"model": choices.model_key, "sample": name,
-                            "method": choices.method, "options": choices.method_options})
     try:
-        if key not in cache:
-            other = next(s for s in gallery if s.name == name).load(size=choices.image.shape[-1])
-            cache[key] = fg.explain(choices.model, other[None], choices.method,
-                                    **choices.method_options)[0]
+        target = target_map_for(choices, name, choices.method, choices.method_options)
     except fg.FragilityError as error:
         choices.errors.append(str(error))
-        return
-    choices.target_map = cache[key]
+        return None
     choices.target_code = (
-        f'other = next(s for s in fg.samples() if s.name == "{name}").load(size=model.input_size)\n'
+        f'other = fg.get_sample("{name}").load(size=model.input_size)\n'
         f"target_map = fg.explain(model, other[None], {choices.method!r}, "
-        f"**{choices.method_options!r})[0]")
+        f"target={choices.target!r}, **{choices.method_options!r})[0]")
+    return target

@@ -8,6 +8,8 @@ import json
 
 import torch
 
+import fragility as fg
+
 from .choices import Choices
 
 
@@ -44,7 +46,10 @@ def result_json(result, baseline, choices: Choices) -> str:
         "model": choices.model_key,
         "image": choices.sample.name if choices.sample is not None else "uploaded image",
         "config": _plain(result.config),
+        "found": _plain(result.found),
         "metrics": _plain(result.metrics),
+        "noise_floor": _plain(result.noise_floor),
+        "random_sign_config": _plain(baseline.config) if baseline is not None else None,
         "random_sign_metrics": _plain(baseline.metrics) if baseline is not None else None,
         "labels": _plain(result.labels),
         "perturbed_labels": _plain(result.perturbed_labels),
@@ -55,30 +60,42 @@ def result_json(result, baseline, choices: Choices) -> str:
     return json.dumps(document, indent=2)
 
 
+def _argument(parameter, value) -> str:
+    """`value` written as Python in the units a person reads (8 / 255 for eps 8)."""
+    if parameter.kind == "float" and parameter.scale != 1:
+        return f"{value * parameter.scale:g} / {parameter.scale:g}"
+    return repr(value)
+
+
 def snippet(choices: Choices) -> str:
-    """Python that reproduces the run with the public API."""
-    arguments = choices.attack_arguments()
+    """Python that reproduces the run with the public API, written from the declarations."""
+    spec = fg.get_attack(choices.attack)
     lines = ["import fragility as fg", "import torch", "",
              f"model = {choices.model_code}",
              f"image = {choices.image_code}",
              "images = image[None]"]
-    extra = []
+    call = [f"method={choices.method!r}", f"attack={choices.attack!r}"]
+    for name, value in choices.parameters.items():
+        parameter = spec.parameter(name)
+        if parameter.kind == "mask":
+            lines.append(choices.region_code)
+            call.append(f"{name}=region")
+        elif parameter.kind == "map":
+            lines.append(choices.target_code)
+            call.append(f"{name}=target_map")
+        else:
+            call.append(f"{name}={_argument(parameter, value)}")
+    call.append(f"method_options={choices.method_options!r}")
+    if choices.target is not None:
+        call.append(f"target={choices.target!r}")
+    if choices.defence is not None:
+        call += [f"defence={choices.defence!r}", f"defence_options={choices.defence_options!r}"]
     if choices.mask is not None:
         lines.append("mask = " + choices.image_code.replace(".load(", ".load_mask("))
-        extra.append("mask=mask")
-    if choices.region is not None:
-        lines.append(choices.region_code)
-        extra.append("region=region")
-    if choices.target_map is not None:
-        lines.append(choices.target_code)
-        extra.append("target_map=target_map")
-    call = [f"method={arguments['method']!r}", f"attack={arguments['attack']!r}",
-            f"epsilon={choices.epsilon255:g} / 255", f"steps={arguments['steps']}",
-            f"step_size={choices.step_size255:g} / 255", f"k={arguments['k']}",
-            f"beta={arguments['beta']:g}", f"seed={arguments['seed']}",
-            f"method_options={arguments['method_options']!r}", *extra]
+        call.append("mask=mask")
     lines += ["", "result = fg.attack(model, images,", *[f"                   {c}," for c in call],
               "                   )",
+              "print('found:', result.found.tolist())",
               "for name, values in result.metrics.items():",
               "    print(name, values.tolist())"]
     return "\n".join(lines) + "\n"

@@ -24,13 +24,18 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str,
 
 
 def per_step(history: list[dict], baseline: list[dict], metric: str, title: str,
-             total_steps: int) -> go.Figure:
-    """The best-so-far `metric` of image 0 at each step, with the random-sign baseline."""
+             total_steps: int, baseline_name: str = "random sign") -> go.Figure:
+    """The best-so-far `metric` of image 0 at each step, with the random-sign baseline's
+    best-so-far draw beside it (a level line when the baseline is one draw)."""
     figure = go.Figure()
-    if baseline:   # the random-sign result as a horizontal reference line
+    if len(baseline) == 1:
         level = baseline[-1][metric][0]
         figure.add_trace(go.Scatter(x=[0, max(total_steps, 1)], y=[level, level],
-                                    name="random sign", mode="lines",
+                                    name=baseline_name, mode="lines",
+                                    line=dict(color=RANDOM_COLOR, width=3, dash="dash")))
+    elif baseline:
+        figure.add_trace(go.Scatter(x=[row["step"] for row in baseline],
+                                    y=[row[metric][0] for row in baseline], name=baseline_name,
                                     line=dict(color=RANDOM_COLOR, width=3, dash="dash")))
     figure.add_trace(go.Scatter(x=[row["step"] for row in history],
                                 y=[row[metric][0] for row in history], name="attack",
@@ -40,11 +45,12 @@ def per_step(history: list[dict], baseline: list[dict], metric: str, title: str,
     return figure
 
 
-def over_k(ks: list[int], attack: list[float], random: list[float] | None) -> go.Figure:
+def over_k(ks: list[int], attack: list[float], random: list[float] | None,
+           baseline_name: str = "random sign") -> go.Figure:
     """Top-k intersection as a function of k, attack against random sign."""
     figure = go.Figure()
     if random is not None:
-        figure.add_trace(go.Scatter(x=ks, y=random, name="random sign", mode="lines+markers",
+        figure.add_trace(go.Scatter(x=ks, y=random, name=baseline_name, mode="lines+markers",
                                     line=dict(color=RANDOM_COLOR, width=3, dash="dash")))
     figure.add_trace(go.Scatter(x=ks, y=attack, name="attack", mode="lines+markers",
                                 line=dict(color=ATTACK_COLOR, width=4)))

@@ -55,10 +55,11 @@ def _work(choices: Choices):
     """The job: the random-sign baseline (cached per session), then the attack."""
     model, images = choices.model, choices.image[None]
     arguments = choices.attack_arguments()
-    random_arguments = {**arguments, "attack": "random-sign", "region": None, "target_map": None}
+    random_arguments = choices.baseline_arguments()
     baselines = st.session_state.setdefault("baselines", {})
-    baseline_key = state.config_key({**choices.key_parts(), "attack": "random-sign",
-                                     "region": None, "target_map": None})
+    baseline_key = state.config_key({**choices.key_parts(), **{
+        name: state.digest(value) if hasattr(value, "shape") else value
+        for name, value in random_arguments.items()}})
 
     def work(job: state.Job):
         baseline = baselines.get(baseline_key)
@@ -119,15 +120,17 @@ def _before(choices: Choices, opacity: float) -> None:
 def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: float,
            before: str, after: str) -> list:
     image = choices.image
-    amplification = 127.5 / choices.epsilon255
+    epsilon255 = max(choices.epsilon255, 1e-9)
     tiles = [
         (panels.to_pil(image), f"Original\n{before}"),
         (panels.to_pil(perturbed), f"Perturbed\n{after}"),
-        (panels.perturbation(image, perturbed, choices.epsilon255 / 255),
-         f"Perturbation ×{amplification:.0f}\n(grey = 0, ±{choices.epsilon255:g}/255)"),
+        (panels.perturbation(image, perturbed, epsilon255 / 255),
+         f"Perturbation ×{127.5 / epsilon255:.0f}\n(grey = 0, ±{choices.epsilon255:g}/255)"),
         (panels.overlay(image, original_map, opacity), "Original map"),
         (panels.overlay(perturbed, perturbed_map, opacity), "Perturbed map"),
     ]
+    if choices.parameters.get("target_map") is not None:
+        tiles.append((panels.overlay(image, choices.parameters["target_map"], 1.0), "Target map"))
     columns = st.columns(len(tiles))
     for column, (picture, caption) in zip(columns, tiles):
         column.image(picture, caption=caption.replace("\n", " · "), width="stretch")
@@ -135,20 +138,29 @@ def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: fl
     return tiles
 
 
+def baseline_name(choices: Choices) -> str:
+    """Which random-sign baseline a chart or card shows."""
+    arguments = choices.baseline_arguments()
+    if arguments.get("draws") == "single" or arguments["steps"] <= 1:
+        return "random sign (one draw)"
+    return f"random sign (best of {arguments['steps']} draws)"
+
+
 def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> None:
     left, right = st.columns(2)
+    name = baseline_name(choices)
     left.plotly_chart(figures.per_step(job.history, job.baseline_history, "spearman",
-                                       "Spearman rank correlation per step", choices.steps),
+                                       "Spearman rank correlation per step", choices.steps, name),
                       key="chart_spearman", config={"displayModeBar": False})
     right.plotly_chart(figures.per_step(job.history, job.baseline_history, "top_k_intersection",
-                                        f"Top-{choices.k} intersection per step", choices.steps),
+                                        f"Top-{choices.k} intersection per step", choices.steps, name),
                        key="chart_topk", config={"displayModeBar": False})
     left, right = st.columns(2)
     start = tuple(fg.metrics.center_of_mass(original_map[None])[0].tolist())
     left.plotly_chart(figures.center_path(original_map, job.center_path, start),
                       key="chart_center", config={"displayModeBar": False})
     if k_curves is not None:
-        right.plotly_chart(figures.over_k(*k_curves), key="chart_over_k",
+        right.plotly_chart(figures.over_k(*k_curves, baseline_name=name), key="chart_over_k",
                            config={"displayModeBar": False})
 
 
@@ -200,7 +212,13 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
     original_map, perturbed_map = result.original_maps[0], result.perturbed_maps[0]
     tiles = _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
                    _label(before), _label(after))
-    _cards(result, baseline)
+    if not bool(result.found[0]):
+        st.warning(f"No label-keeping perturbation found in {result.steps_run} steps: every step "
+                   "changed the predicted label, so the tiles show the original image and map and "
+                   "there are no metrics to report. Try a smaller ε or step size, or more steps.")
+        _exports(job, choices, tiles)
+        return
+    _cards(result, baseline, baseline_name(choices))
     pixels = original_map.numel()
     ks = sorted({k for k in K_RANGE if k <= pixels} | {choices.k})
     curve = [float(fg.metrics.top_k_intersection(result.original_maps, result.perturbed_maps, k)[0])
@@ -215,25 +233,38 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
         st.json(result.config)
 
 
-def _cards(result, baseline) -> None:
+def _cards(result, baseline, baseline_label: str) -> None:
     def value(metrics, name):
         return float(metrics[name][0])
 
-    attack, random = result.metrics, baseline.metrics
+    attack, random, floor = result.metrics, baseline.metrics, result.noise_floor
+
+    def reference(name, form):
+        text = f"random sign: {form.format(value(random, name))}"
+        if floor is not None:
+            text += f" · noise floor: {form.format(value(floor, name))}"
+        return text
+
+    noise = (" The noise floor is the same method on the unperturbed image with fresh noise: "
+             "what this number shows with no attack at all." if floor is not None else "")
     cards = [
-        ("Spearman ρ", f"{value(attack, 'spearman'):.2f}",
-         f"random sign: {value(random, 'spearman'):.2f}",
-         "Spearman rank correlation of the two maps: 1 = same ranking of pixels"),
+        ("Spearman ρ", f"{value(attack, 'spearman'):.2f}", reference("spearman", "{:.2f}"),
+         "Spearman rank correlation of the two maps: 1 = same ranking of pixels. Below it, "
+         f"the {baseline_label}." + noise),
         ("Top-k intersection", f"{value(attack, 'top_k_intersection'):.0%}",
-         f"random sign: {value(random, 'top_k_intersection'):.0%}",
-         "share of the k most salient pixels still among the k most salient"),
-        ("Center shift", f"{value(attack, 'center_shift'):.1f} px",
-         f"random sign: {value(random, 'center_shift'):.1f} px",
-         "how far the map's center of mass moved"),
+         reference("top_k_intersection", "{:.0%}"),
+         "share of the k most salient pixels still among the k most salient." + noise),
+        ("Center shift", f"{value(attack, 'center_shift'):.1f} px", reference("center_shift", "{:.1f} px"),
+         "how far the map's center of mass moved." + noise),
         ("Label kept", "yes" if bool(result.labels_kept[0]) else "no",
          f"random sign: {'yes' if bool(baseline.labels_kept[0]) else 'no'}",
          "the attack only accepts changes that keep the predicted label"),
     ]
+    if "faithfulness_spearman" in attack:
+        cards.append(("Defence faithfulness", f"{value(attack, 'faithfulness_spearman'):.2f}",
+                      f"top-k: {value(attack, 'faithfulness_top_k_intersection'):.0%}",
+                      "Spearman between the defended and the undefended map of the original "
+                      "image: what the defence costs in faithfulness (1 = no change)"))
     if "mass_in_mask_after" in attack:
         cards.append((f"On the object (was {value(attack, 'mass_in_mask_before'):.0%})",
                       f"{value(attack, 'mass_in_mask_after'):.0%}",

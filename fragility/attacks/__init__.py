@@ -5,8 +5,8 @@
 
 # Each import registers attacks; the order of these lines is the menu order.
 from . import top_k, mass_center, targeted, target_map, random_sign, pgd  # noqa: F401,I001
-from .api import DEFAULT_GAMMA, attack
+from .api import attack
 from .registry import Attack, attacks, get_attack
 from .result import AttackResult
 
-__all__ = ["DEFAULT_GAMMA", "Attack", "AttackResult", "attack", "attacks", "get_attack"]
+__all__ = ["Attack", "AttackResult", "attack", "attacks", "get_attack"]

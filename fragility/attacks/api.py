@@ -3,111 +3,167 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
 from .. import metrics
 from .._json import jsonable
+from ..defences import defended, get_defence
 from ..errors import ConfigError
-from ..explainers import check_options, get_method
+from ..explainers import get_method, saliency_map
+from ..explainers._core import pick_target
 from ..models.model import as_model, evaluation
-from ..smooth import DEFAULT_BETA
-from ..validation import check_images, check_number
+from ..registry import check_parameters
+from ..validation import check_images
 from . import iterative, pgd, random_sign
-from .registry import Reference, get_attack
+from .registry import Reference, all_parameters, get_attack
 from .result import AttackResult
 from .setting import Setting, evaluate
 from .tracking import Tracker
 
-DEFAULT_GAMMA = 1.0
 _RUNNERS = {"interpretation": iterative.run, "baseline": random_sign.run, "label": pgd.run}
 _NO_SURROGATE = {"baseline": "none: random sign noise, no gradient",
                  "label": "none: gradient of the real network's cross-entropy"}
+SIMILARITY = ("spearman", "top_k_intersection", "center_shift")
 
 
 def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient",
-           attack: str = "top-k", epsilon: float = 8 / 255, steps: int = 100,
-           step_size: float = 1 / 255, k: int = 100, beta: float = DEFAULT_BETA,
-           region=None, target_map=None, gamma: float = DEFAULT_GAMMA, mask=None, seed: int = 0,
-           callback: Callable[[int, dict], object] | None = None,
-           method_options: dict | None = None) -> AttackResult:
+           attack: str = "top-k", *, method_options: dict | None = None, target=None, mask=None,
+           defence: str | None = None, defence_options: dict | None = None,
+           callback: Callable[[int, dict], object] | None = None, **parameters) -> AttackResult:
     """Attack the interpretation `method` of `model` on `images` (N,3,H,W) in [0,1].
 
-    epsilon, step_size: L-inf radius and step in [0,1] units (8/255 is "8" on the 0-255
-    scale). k: pixels in the top-k set (top-k attack and the top_k_intersection metric).
-    beta: softplus sharpness of the surrogate. region: (H,W) or (N,H,W) bool, needed by
-    "targeted". target_map: (H,W) or (N,H,W) non-negative map, needed by "target-map",
-    with gamma weighting its logit term. mask: optional object mask for the
-    mass_in_mask_before/after metrics. seed: for random-sign (and reproducibility).
+    parameters: the attack's declared parameters (`fg.get_attack(attack).parameters`), e.g.
+    epsilon and step_size (L-inf radius and step, in [0,1] units: 8/255 is "8" on the 0-255
+    scale), steps, k (default 2% of the pixels), beta (the surrogate's softplus), region
+    (targeted), target_map and gamma (target-map), criterion and draws (random-sign), seed.
+    A parameter that only other attacks declare is ignored; an unknown name is an error.
+    method_options: the method's parameters (`fg.get_method(method).parameters`).
+    target: the class(es) explained, default the predicted one; the attack keeps the
+    predicted label either way. mask: an object mask for the mass_in_mask metrics.
+    defence: None, "beta-smoothing" or "smoothgrad" (`fg.defences()`), with defence_options.
     callback(step, row) gets each history row plus the best-so-far tensors "perturbed" and
     "perturbed_maps"; returning False stops the attack with the best iterate so far.
     """
     spec = get_attack(attack)
-    method_spec = get_method(method)
-    options = check_options(method_spec, dict(method_options or {}))
+    method_spec = defended(get_method(method), defence)
     model = as_model(model)
     images = check_images(images)
     n, _, height, width = images.shape
-    epsilon = check_number(epsilon, "epsilon", low=0.0, high=1.0)
-    steps = check_number(steps, "steps", low=0, integer=True)
-    step_size = check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0)
-    k = metrics.check_k(k, height * width)
-    beta = check_number(beta, "beta", low=0.0, low_inclusive=False)
-    gamma = check_number(gamma, "gamma", low=0.0)
-    seed = check_number(seed, "seed", low=0, integer=True)
+    values = _check_values(spec, parameters, height, width)
+    options = method_spec.check({**dict(method_options or {}), **_defence_options(defence, defence_options)})
     if callback is not None and not callable(callback):
         raise ConfigError(f"callback must be callable(step, row) or None, got {type(callback).__name__}")
-    given = {"region": region, "target_map": target_map}
-    for name in spec.requires:
-        if given[name] is None:
-            raise ConfigError(f"the {attack!r} attack needs {name}= ((H,W) or (N,H,W) = "
-                              f"{(n, height, width)})")
 
     device, dtype = model.device, _float_dtype(model, images.dtype)
     images = images.detach().to(device=device, dtype=dtype)
     shape = torch.Size((n, height, width))
-    region_t = None if region is None else metrics.expand_mask(region, shape, "region", ConfigError).to(device)
+    values = _tensor_values(spec, values, shape, device, dtype)
     mask_t = None if mask is None else metrics.expand_mask(mask, shape, "mask", ConfigError).to(device)
-    target_t = None if target_map is None else _target_map(target_map, shape).to(device=device, dtype=dtype)
 
     with evaluation(model):
-        probe = Setting(model, method_spec, options, images, None, epsilon, steps, step_size, beta, seed)
-        original_maps, logits = evaluate(probe, images)
+        setting = Setting(model, method_spec, options, images, _classes(target, n, device), values,
+                          method_spec.scoring_options(options))
+        original_maps, logits = evaluate(setting, images, options)
         labels = logits.argmax(dim=1)
-        setting = Setting(model, method_spec, options, images, labels, epsilon, steps, step_size, beta, seed)
-        reference = Reference(original_maps, logits, labels, k, region_t, target_t, gamma)
-        tracker = Tracker(images, reference, spec.objective,
-                          keep_label=spec.kind == "interpretation", callback=callback)
+        explained = pick_target(logits, target)
+        setting = replace(setting, target=explained)
+        start_maps = evaluate(setting, images)[0] if method_spec.stochastic else original_maps
+        reference = Reference(original_maps, logits, labels, values["k"], values)
+        tracker = Tracker(images, reference, spec.objective, keep_label=spec.kind != "label",
+                          callback=callback, start_maps=start_maps)
         _RUNNERS[spec.kind](setting, tracker)
         history = tracker.finish()
+        faithfulness = _faithfulness(model, images, method, method_options, explained, original_maps,
+                                     values["k"]) if defence is not None else {}
 
-    surrogate = (method_spec.surrogate_description(beta) if spec.kind == "interpretation"
+    surrogate = (method_spec.surrogate_description(values["beta"]) if spec.kind == "interpretation"
                  else _NO_SURROGATE[spec.kind])
     result_metrics = {
-        "spearman": tracker.values["spearman"],
-        "top_k_intersection": tracker.values["top_k_intersection"],
-        "center_shift": tracker.values["center_shift"],
+        **{name: tracker.values[name] for name in SIMILARITY},
         "pearson": metrics.pearson(original_maps, tracker.maps),
         "ssim": metrics.ssim(original_maps, tracker.maps),
         "dissimilarity": tracker.values["dissimilarity"],
+        **faithfulness,
     }
     if mask_t is not None:
         result_metrics["mass_in_mask_before"] = metrics.mass_in_mask(original_maps, mask_t)
         result_metrics["mass_in_mask_after"] = metrics.mass_in_mask(tracker.maps, mask_t)
+    noise_floor = ({name: tracker.start_values[name] for name in SIMILARITY}
+                   if method_spec.stochastic else None)
     config = {
         "method": method, "method_options": jsonable(options), "attack": attack,
-        "epsilon": epsilon, "steps": steps, "step_size": step_size, "k": k, "beta": beta,
-        "gamma": gamma, "seed": seed, "model": model.name, "surrogate": surrogate,
-        "dissimilarity": spec.objective_description, "images": n, "image_size": [height, width],
-        "device": str(device), "dtype": str(dtype).replace("torch.", ""),
-        "region": jsonable(region_t), "target_map": jsonable(target_t), "mask": jsonable(mask_t),
+        **{name: jsonable(value) for name, value in values.items()},
+        "defence": defence, "target": None if target is None else explained.tolist(),
+        "model": model.name, "surrogate": surrogate, "dissimilarity": spec.objective_description,
+        "images": n, "image_size": [height, width], "device": str(device),
+        "dtype": str(dtype).replace("torch.", ""), "mask": jsonable(mask_t),
     }
+    if method_spec.stochastic:
+        config["scoring_options"] = jsonable(setting.scoring_options)
     return AttackResult(
         perturbed=tracker.perturbed, original_maps=original_maps, perturbed_maps=tracker.maps,
         labels=labels, perturbed_labels=tracker.labels, labels_kept=tracker.labels == labels,
-        found=tracker.found,
-        metrics=result_metrics, history=history, config=config, surrogate=surrogate,
-        steps_run=tracker.steps_run, stopped_early=tracker.stopped_early)
+        found=tracker.found, metrics=result_metrics, history=history, config=config,
+        surrogate=surrogate, steps_run=tracker.steps_run, stopped_early=tracker.stopped_early,
+        noise_floor=noise_floor)
+
+
+def _classes(target, n: int, device) -> torch.Tensor | None:
+    """The explained classes as an (N,) tensor (checked against the logits later), or None."""
+    if target is None:
+        return None
+    try:
+        classes = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"target must be a class index or one per image, got {target!r}") from None
+    if classes.numel() not in (1, n):
+        raise ConfigError(f"target needs one class per image ({n}) or one for all, got {classes.numel()}")
+    return classes.expand(n)
+
+
+def _check_values(spec, parameters: dict, height: int, width: int) -> dict:
+    """The attack's parameters, validated; names only other attacks declare are dropped."""
+    known = all_parameters()
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ConfigError(f"attack() has no parameter {', '.join(unknown)}; attack parameters: "
+                          f"{', '.join(sorted(known))}")
+    own = {name: value for name, value in parameters.items() if spec.parameter(name) is not None}
+    values = check_parameters(spec.parameters, own, f"attack {spec.name!r}", height, width)
+    values["k"] = metrics.check_k(values["k"], height * width)
+    for name in ("step_size", "beta"):
+        values.setdefault(name, None)
+    criterion = get_attack(values["criterion"]) if "criterion" in values else spec
+    for parameter in criterion.parameters:
+        if parameter.kind in ("mask", "map") and not parameter.optional and values.get(parameter.name) is None:
+            raise ConfigError(f"the {criterion.name!r} {'criterion' if criterion is not spec else 'attack'} "
+                              f"needs {parameter.name}= ((H,W) or (N,H,W) = {(height, width)})")
+    return values
+
+
+def _defence_options(defence: str | None, options: dict | None) -> dict:
+    if defence is None:
+        if options:
+            raise ConfigError("defence_options given without a defence; choose one of the defences")
+        return {}
+    prefix = {p.name for p in get_defence(defence).parameters}
+    unknown = sorted(set(options or {}) - prefix)
+    if unknown:
+        raise ConfigError(f"defence {defence!r} has no option {', '.join(unknown)}; its options: "
+                          f"{', '.join(sorted(prefix))}")
+    return {f"defence_{name}": value for name, value in (options or {}).items()}
+
+
+def _faithfulness(model, images, method, method_options, target, defended_maps, k) -> dict:
+    """How close the defended map stays to the undefended one on the original images."""
+    plain = get_method(method)
+    options = plain.check(dict(method_options or {}))
+    explanation = plain.fn(model, images, target, create_graph=False, **options)
+    undefended = saliency_map(explanation.attributions.detach())
+    return {"faithfulness_spearman": metrics.spearman(undefended, defended_maps),
+            "faithfulness_top_k_intersection": metrics.top_k_intersection(undefended, defended_maps, k)}
 
 
 def _float_dtype(model: torch.nn.Module, fallback: torch.dtype) -> torch.dtype:
@@ -118,19 +174,32 @@ def _float_dtype(model: torch.nn.Module, fallback: torch.dtype) -> torch.dtype:
     return fallback
 
 
-def _target_map(target_map, shape: torch.Size) -> torch.Tensor:
-    """A user's target map as (N,H,W), non-negative, each summing to 1; else ConfigError."""
+def _tensor_values(spec, values: dict, shape: torch.Size, device, dtype) -> dict:
+    """Masks and maps among the parameters as (N,H,W) tensors on the model's device."""
+    converted = dict(values)
+    for name, value in values.items():
+        parameter = spec.parameter(name)
+        if value is None or parameter is None:
+            continue
+        if parameter.kind == "mask":
+            converted[name] = metrics.expand_mask(value, shape, name, ConfigError).to(device)
+        elif parameter.kind == "map":
+            converted[name] = _target_map(value, shape, name).to(device=device, dtype=dtype)
+    return converted
+
+
+def _target_map(target_map, shape: torch.Size, name: str) -> torch.Tensor:
+    """A user's map as (N,H,W), non-negative, each summing to 1; else ConfigError."""
     try:
         target = torch.as_tensor(target_map, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"target_map must be a numeric array of shape (H,W) or (N,H,W): {exc}") from None
+        raise ConfigError(f"{name} must be a numeric array of shape (H,W) or (N,H,W): {exc}") from None
     if target.dim() == 2:
         target = target.unsqueeze(0)
     if target.dim() != 3 or tuple(target.shape[1:]) != tuple(shape[1:]) or target.shape[0] not in (1, shape[0]):
-        raise ConfigError(f"target_map must have shape (H,W) = {tuple(shape[1:])} or (N,H,W) = "
+        raise ConfigError(f"{name} must have shape (H,W) = {tuple(shape[1:])} or (N,H,W) = "
                           f"{tuple(shape)}, got {tuple(target.shape)}")
     total = target.sum(dim=(1, 2), keepdim=True)
     if not bool(torch.isfinite(target).all()) or bool((target < 0).any()) or bool((total <= 0).any()):
-        raise ConfigError("target_map must be finite and non-negative with some mass in each map")
+        raise ConfigError(f"{name} must be finite and non-negative with some mass in each map")
     return (target / total).expand(shape)
-

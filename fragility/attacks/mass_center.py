@@ -6,6 +6,7 @@ D = || C(original map) - C(perturbed map) ||_2, C the center of mass in pixels.
 import torch
 
 from ..metrics import center_of_mass
+from .parameters import ITERATIVE
 from .registry import register
 
 
@@ -18,7 +19,7 @@ def mass_center_objective(reference):
 
 
 register(
-    "mass-center", kind="interpretation", objective=mass_center_objective,
+    "mass-center", kind="interpretation", objective=mass_center_objective, parameters=ITERATIVE,
     title="Center-of-mass attack",
     description="Drags the saliency map's center of mass as far as possible from where it was, "
                 "keeping the predicted label (Ghorbani, Abid & Zou, 2019, Algorithm 1).",

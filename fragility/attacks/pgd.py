@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from ..explainers._core import gradient
+from .parameters import EPSILON, K, SEED, STEP_SIZE, STEPS
 from .registry import register
 from .setting import Setting, evaluate, signed_step
 from .tracking import Tracker
@@ -34,7 +35,7 @@ def run(setting: Setting, tracker: Tracker) -> None:
 
 
 register(
-    "pgd", kind="label", objective=cross_entropy_objective,
+    "pgd", kind="label", objective=cross_entropy_objective, parameters=(EPSILON, STEPS, STEP_SIZE, K, SEED),
     title="PGD label attack (contrast)",
     description="The classic adversarial example: signed gradient steps that raise the loss of the "
                 "predicted class until the label changes (Madry et al., 2018; one step of size eps "

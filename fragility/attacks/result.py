@@ -29,11 +29,16 @@ class AttackResult:
     surrogate: str = ""              # how the attack's gradient was taken
     steps_run: int = 0
     stopped_early: bool = False      # the callback returned False
+    # Stochastic methods (SmoothGrad): spearman, top_k_intersection and center_shift of the
+    # original images' maps drawn with independent noise, i.e. what the metrics show with no
+    # perturbation at all. None for deterministic methods (there it is 1, 1 and 0).
+    noise_floor: dict[str, torch.Tensor] | None = None
 
     def summary(self) -> dict:
         """The metrics as JSON-able per-image lists (with labels), e.g. for a report file."""
         values = {name: value.tolist() for name, value in self.metrics.items()}
         return {**values, "labels": self.labels.tolist(), "perturbed_labels": self.perturbed_labels.tolist(),
                 "labels_kept": self.labels_kept.tolist(), "found": self.found.tolist(),
-                "steps_run": self.steps_run,
-                "stopped_early": self.stopped_early}
+                "steps_run": self.steps_run, "stopped_early": self.stopped_early,
+                "noise_floor": None if self.noise_floor is None else
+                {name: value.tolist() for name, value in self.noise_floor.items()}}

@@ -22,14 +22,35 @@ POINTS_PER_PASS: int | None = None
 class Setting:
     model: Model
     method: Method
-    options: dict               # the method's options, defaults filled in
+    options: dict               # the method's options, defaults filled in: what the attack optimises
     images: torch.Tensor        # (N,3,H,W) originals, on the model's device and dtype
-    target: torch.Tensor        # (N,) the originally predicted classes: explained throughout
-    epsilon: float
-    steps: int
-    step_size: float
-    beta: float
-    seed: int
+    target: torch.Tensor        # (N,) the explained classes (by default the original predictions)
+    values: dict                # the attack's parameters, validated
+    # The options the real network's maps are scored with: `options` itself for a
+    # deterministic method; for a stochastic one (SmoothGrad) the same with noise from a
+    # stream independent of the noise the attack optimises against, so that the reported
+    # change is not the attack fitting its own noise.
+    scoring_options: dict
+
+    @property
+    def epsilon(self) -> float:
+        return self.values["epsilon"]
+
+    @property
+    def steps(self) -> int:
+        return self.values["steps"]
+
+    @property
+    def step_size(self) -> float:
+        return self.values["step_size"]
+
+    @property
+    def beta(self) -> float:
+        return self.values["beta"]
+
+    @property
+    def seed(self) -> int:
+        return self.values["seed"]
 
     def ball(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-pixel bounds of the L-inf ball of radius epsilon, intersected with [0,1]."""
@@ -45,13 +66,14 @@ class Setting:
         return [slice(start, start + size) for start in range(0, n, size)]
 
 
-def evaluate(setting: Setting, x: torch.Tensor, target=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real network's saliency maps and logits at `x` (one forward + backward per group)."""
-    target = setting.target if target is None else target
+def evaluate(setting: Setting, x: torch.Tensor, options: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real network's saliency maps and logits at `x` (one forward + backward per group),
+    with the scoring options unless `options` are given."""
+    options = setting.scoring_options if options is None else options
     maps, logits = [], []
     for group in setting.groups():
-        explanation = setting.method.fn(setting.model, x[group], None if target is None else target[group],
-                                        create_graph=False, **setting.options)
+        target = None if setting.target is None else setting.target[group]
+        explanation = setting.method.fn(setting.model, x[group], target, create_graph=False, **options)
         maps.append(saliency_map(explanation.attributions.detach()))
         logits.append(explanation.logits.detach())
     return torch.cat(maps), torch.cat(logits)

@@ -3,11 +3,12 @@
 D = mass of the perturbed map inside the region mask.
 """
 
+from .parameters import ITERATIVE, REGION
 from .registry import register
 
 
 def targeted_objective(reference):
-    region = reference.region
+    region = reference.values["region"]
 
     def dissimilarity(maps, logits):
         return (maps * region).sum(dim=(1, 2))
@@ -15,7 +16,8 @@ def targeted_objective(reference):
 
 
 register(
-    "targeted", kind="interpretation", objective=targeted_objective, requires=("region",),
+    "targeted", kind="interpretation", objective=targeted_objective,
+    parameters=(*ITERATIVE, REGION),
     title="Targeted attack",
     description="Pulls saliency into a region you choose, e.g. the background, keeping the "
                 "predicted label (Ghorbani, Abid & Zou, 2019, Algorithm 1).",

@@ -4,6 +4,7 @@ D = -(mass of the perturbed map on the k features that were most important origi
 """
 
 from ..metrics import top_k_mask
+from .parameters import ITERATIVE
 from .registry import register
 
 
@@ -16,7 +17,7 @@ def top_k_objective(reference):
 
 
 register(
-    "top-k", kind="interpretation", objective=top_k_objective,
+    "top-k", kind="interpretation", objective=top_k_objective, parameters=ITERATIVE,
     title="Top-k attack",
     description="Moves saliency away from the k pixels that mattered most: each step lowers the "
                 "map's mass on the original top-k pixels while the predicted label must stay "

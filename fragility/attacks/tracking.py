@@ -16,13 +16,16 @@ TRACKED = ("dissimilarity", "spearman", "top_k_intersection", "center_shift", "l
 class Tracker:
     """Keeps, per image, the best iterate so far and records one history row per step.
 
-    With `keep_label` (Algorithm 1) an iterate replaces the best one only when the real
-    network still predicts the original label and its dissimilarity is larger; without it
-    (random sign, PGD) the latest iterate is the result.
+    With `keep_label` (Algorithm 1 and random sign) an iterate replaces the best one only
+    when the real network still predicts the original label and its dissimilarity is larger
+    (the first such iterate always does); without it (PGD) the latest iterate is the result.
     """
 
     def __init__(self, images: torch.Tensor, reference: Reference, objective: Objective,
-                 keep_label: bool, callback: Callable | None = None):
+                 keep_label: bool, callback: Callable | None = None,
+                 start_maps: torch.Tensor | None = None):
+        """start_maps: the original images' maps as scored (for a stochastic method, with
+        the scoring noise); the reference maps when None. They are step 0's result."""
         self.reference = reference
         self._objective_of = objective
         self.objective = objective(reference)   # D(maps, logits) -> (N,) for the whole batch
@@ -32,9 +35,10 @@ class Tracker:
         self._original_top_k = top_k_mask(reference.maps, reference.k).flatten(1)
         self._original_center = center_of_mass(reference.maps)
         self.perturbed = images
-        self.maps = reference.maps
+        self.maps = reference.maps if start_maps is None else start_maps
         self.labels = reference.labels
-        self.values = self.measure(reference.maps, reference.logits)
+        self.values = self.measure(self.maps, reference.logits)
+        self.start_values = self.values
         # Per image: whether any iterate was accepted (Algorithm 1: a label-keeping one; label
         # attacks: one that changed the label). False means the result is the original image.
         self.found = torch.zeros_like(reference.labels, dtype=torch.bool)
@@ -64,7 +68,9 @@ class Tracker:
         """Consider the iterate `x` (real maps and logits given); False when told to stop."""
         current = self.measure(maps, logits)
         if self.keep_label:
-            better = current["labels_kept"] & (current["dissimilarity"] > self.values["dissimilarity"])
+            # The best among the iterates that keep the label (Algorithm 1 returns an iterate,
+            # never x_t itself: the original image stands in only while none kept the label).
+            better = current["labels_kept"] & (~self.found | (current["dissimilarity"] > self.values["dissimilarity"]))
         else:
             better = torch.ones_like(current["labels_kept"])
         self.found = self.found | (better if self.keep_label else ~current["labels_kept"])

@@ -21,6 +21,7 @@ def add_parsers(commands) -> None:
     run.add_argument("--images", default="synthetic:64",
                      help="a folder (flat, or one sub-folder per class), synthetic:N or samples "
                           "(default: synthetic:64)")
+    run.add_argument("--size", type=int, help="load image files at SIZE x SIZE (default: the model's input size)")
     run.add_argument("--methods", default="gradient", type=_names, help="comma-separated methods")
     run.add_argument("--attacks", default="top-k,mass-center,random-sign", type=_names,
                      help="comma-separated attacks; random-sign is the baseline of each attack")
@@ -57,7 +58,7 @@ def sweep_command(args: argparse.Namespace) -> int:
                      epsilons=[eps / 255 for eps in args.epsilons], steps=args.steps,
                      step_size=args.step_size / 255, k=args.k, seeds=args.seed, defences=defences,
                      batch_size=args.batch_size, engine=args.engine, out=args.out,
-                     weights=args.weights, device=args.device, ray_address=args.ray_address,
+                     weights=args.weights, device=args.device, ray_address=args.ray_address, size=args.size,
                      progress=True)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the finished shards are in {args.out / 'results.parquet'}; run the "

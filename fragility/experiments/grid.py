@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from ..explainers import get_method
 
 NO_DEFENCE = "none"
+BASELINE = "random-sign"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import pyarrow as pa
 import torch
 
 from .. import metrics
-from ..attacks import attack, get_attack
+from ..attacks import attack
 from ..models.model import Model, evaluation
-from .grid import Settings, Shard
+from .grid import BASELINE, NO_DEFENCE, Settings, Shard
 from .sources import Batch
 
 # Every column of the results, in order, with its Parquet type.
@@ -41,6 +41,14 @@ COLUMNS = {
     "dissimilarity": pa.float64(),     # the criterion's value for the returned perturbation
     "mass_in_mask_before": pa.float64(),   # share of the map on the object; null without a mask
     "mass_in_mask_after": pa.float64(),
+    # SmoothGrad and other stochastic methods: the same metrics between two noise draws on the
+    # unperturbed image, the floor any attack's numbers sit on; null for deterministic methods.
+    "noise_floor_spearman": pa.float64(),
+    "noise_floor_top_k_intersection": pa.float64(),
+    "noise_floor_center_shift": pa.float64(),
+    # With a defence: how close the defended map of the original stays to the undefended one.
+    "faithfulness_spearman": pa.float64(),
+    "faithfulness_top_k_intersection": pa.float64(),
     "label_kept": pa.bool_(),          # the perturbed image has the original's predicted class
     "found": pa.bool_(),               # some iterate was accepted (see AttackResult.found)
     "label": pa.string(),              # the original image's predicted class
@@ -75,6 +83,8 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
     before = _probabilities(model, batch.images.to(result.perturbed.dtype)).gather(1, result.labels.reshape(-1, 1))[:, 0]
     after = _probabilities(model, result.perturbed).gather(1, result.perturbed_labels.reshape(-1, 1))[:, 0]
     values = {name: value.tolist() for name, value in result.metrics.items()}
+    floor = {name: value.tolist() for name, value in (result.noise_floor or {}).items()}
+    absent = [None] * len(batch.ids)
     inside_before, inside_after = _mass_in_masks(result, batch.masks)
     labels, perturbed_labels = result.labels.tolist(), result.perturbed_labels.tolist()
     kept, found = result.labels_kept.tolist(), result.found.tolist()
@@ -90,6 +100,10 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
         **{name: values[name][i] for name in ("spearman", "top_k_intersection", "center_shift",
                                                "pearson", "ssim", "dissimilarity")},
         "mass_in_mask_before": inside_before[i], "mass_in_mask_after": inside_after[i],
+        **{f"noise_floor_{name}": floor.get(name, absent)[i]
+           for name in ("spearman", "top_k_intersection", "center_shift")},
+        **{name: values.get(name, absent)[i]
+           for name in ("faithfulness_spearman", "faithfulness_top_k_intersection")},
         "label_kept": kept[i], "found": found[i],
         "label": model.label_name(labels[i]), "label_index": labels[i],
         "perturbed_label": model.label_name(perturbed_labels[i]),
@@ -100,18 +114,10 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
 
 def attack_options(configuration) -> dict:
     """Keyword arguments of attack() that only some configurations take."""
-    options = {}
-    if configuration.attack == "random-sign" and declares("random-sign", "criterion"):
-        options["criterion"] = configuration.criterion
-    if configuration.defence != "none":
+    options = {"criterion": configuration.criterion} if configuration.attack == BASELINE else {}
+    if configuration.defence != NO_DEFENCE:
         options["defence"] = configuration.defence
     return options
-
-
-def declares(attack_name: str, parameter: str) -> bool:
-    """Whether the attack `attack_name` takes `parameter`."""
-    spec = get_attack(attack_name)
-    return any(getattr(p, "name", None) == parameter for p in getattr(spec, "parameters", ()))
 
 
 def _probabilities(model: Model, images: torch.Tensor) -> torch.Tensor:

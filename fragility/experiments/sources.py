@@ -152,7 +152,7 @@ class FileSource(ImageSource):
         if len(shapes) > 1:
             raise ConfigError(f"the images in {description} have different sizes "
                               f"({', '.join(f'{w}x{h}' for _, h, w in sorted(shapes)[:4])}) and the "
-                              "model declares no input size: give size= (--size) to resize them")
+                              "model declares no input size: give size= (fragility sweep --size) to load them at one size")
         if self.skipped:
             _warn_skipped(description, self.skipped, len(files))
 

@@ -10,20 +10,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..attacks import get_attack
+from ..attacks import attacks as all_attacks, get_attack
+from ..defences import get_defence
 from ..errors import ConfigError
 from ..explainers import check_options, get_method
 from ..validation import check_number
 from . import grid
+from .grid import BASELINE
 from .engines import make_engine
 from .results import FIGURES, KEY_COLUMNS, ResultStore, read_results
-from .rows import COLUMNS, SCHEMA, declares
+from .rows import COLUMNS, SCHEMA
 from .sources import image_source
 
 DEFAULT_ATTACKS = ("top-k", "mass-center", "random-sign")
-BASELINE = "random-sign"
-# Attacks a sweep can run: those that need nothing per image beyond the image itself.
-NEEDS_INPUTS = {"targeted": "region", "target-map": "target_map"}
 
 
 @dataclass
@@ -50,7 +49,8 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
           callback: Callable[[Progress], object] | None = None, *, beta: float | None = None,
           defences: Iterable[str | None] = (None,), method_options: dict | None = None,
           batch_size: int = 32, weights: str | Path | None = None, device=None,
-          ray_address: str | None = None, progress: bool = False, figures: bool = True
+          ray_address: str | None = None, size: int | None = None, progress: bool = False,
+          figures: bool = True
           ) -> pd.DataFrame:
     """Attack every image with every configuration; one row per (image, method, attack,
     criterion, defence, epsilon, seed), with the metrics of rows.COLUMNS.
@@ -65,7 +65,9 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     not computed again (a rerun resumes), figures are drawn at the end.
     callback(Progress): after every step (local engine) and every shard; False stops the
     sweep after the finished shards. batch_size: images per attack call. engine: "local"
-    or "ray" (ray_address: an existing cluster; else a local one is started).
+    or "ray" (ray_address: an existing cluster; else a local one is started). size: load
+    file images at size x size (default: the model's input size). defences: None and/or
+    names from fg.defences(): each configuration runs with each.
     """
     methods, attacks = _names(methods, "methods"), _names(attacks, "attacks")
     for name in methods:
@@ -76,7 +78,7 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
             "epsilons": [check_number(float(eps), "epsilon", low=0.0, high=1.0)
                          for eps in _listed(epsilons, "epsilons")],
             "seeds": [check_number(seed, "seed", low=0, integer=True) for seed in _listed(seeds, "seeds")],
-            "defences": [grid.NO_DEFENCE if defence is None else str(defence)
+            "defences": [grid.NO_DEFENCE if defence in (None, grid.NO_DEFENCE) else get_defence(defence).name
                          for defence in _listed(defences, "defences")]}
     steps = check_number(steps, "steps", low=0, integer=True)
     step_size = check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0)
@@ -87,7 +89,7 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     try:
         info = runner.info
         settings = grid.Settings(info.name, steps, step_size, k, beta, options)
-        source = image_source(images, info.input_size, info.domain)
+        source = image_source(images, size or info.input_size, info.domain)
         configurations = grid.configurations(*axes.values(), _criteria(attacks))
         wanted = {configuration.key(image_id) for configuration in configurations for image_id in source.ids}
         run = functools.partial(_run, runner, source, settings, configurations, batch_size,
@@ -187,22 +189,20 @@ def _criteria(attacks: list[str]) -> dict[str, list[str]]:
     """Each attack's criteria: its own name; random sign's: every interpretation attack of the
     sweep (it is the baseline of each), or top-k when there is none."""
     compared = [name for name in attacks if get_attack(name).kind == "interpretation"]
-    if not declares(BASELINE, "criterion"):   # one draw, measured by the top-k dissimilarity
-        compared = []
     return {name: (compared or ["top-k"]) if name == BASELINE else [name] for name in attacks}
 
 
 def _check_attack(name: str) -> None:
-    get_attack(name)
-    if name in NEEDS_INPUTS:
-        runnable = [attack for attack in _all_attacks() if attack not in NEEDS_INPUTS]
-        raise ConfigError(f"a sweep cannot run {name!r}: it needs {NEEDS_INPUTS[name]}= for every image; "
+    """A ConfigError for an attack that needs a per-image input a sweep cannot give (a region)."""
+    needs = _needed_inputs(name)
+    if needs:
+        runnable = [attack for attack in all_attacks() if not _needed_inputs(attack)]
+        raise ConfigError(f"a sweep cannot run {name!r}: it needs {', '.join(needs)}= for every image; "
                           f"choose among {', '.join(runnable)}")
 
 
-def _all_attacks() -> list[str]:
-    from ..attacks import attacks
-    return attacks()
+def _needed_inputs(name: str) -> list[str]:
+    return [p.name for p in get_attack(name).parameters if p.kind in ("mask", "map") and not p.optional]
 
 
 def _names(values, what: str) -> list[str]:

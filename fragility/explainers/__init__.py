@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConfigError
 from ..models.model import as_model, evaluation
 from ..validation import check_images
-from . import gradient, gradient_x_input, integrated_gradients, smoothgrad, deeplift, gradcam, guided_backprop  # noqa: F401,E501  (each import registers a method)
+from . import gradient, gradient_x_input, integrated_gradients, smoothgrad, deeplift, gradcam, guided_backprop, guided_gradcam  # noqa: F401,E501  (each import registers a method)
 from ._core import Explanation, saliency_map
 from .registry import Method, get_method, methods, register
 
@@ -20,12 +19,8 @@ __all__ = ["Explanation", "Method", "attribute", "check_options", "explain", "ge
 
 
 def check_options(method: Method, options: dict) -> dict:
-    """The method's defaults updated with `options`; unknown option names are an error."""
-    unknown = sorted(set(options) - set(method.options))
-    if unknown:
-        valid = ", ".join(method.options) or "none"
-        raise ConfigError(f"method {method.name!r} has no option {', '.join(unknown)}; its options: {valid}")
-    return {**method.options, **options}
+    """The method's defaults updated with `options`, validated; unknown names are an error."""
+    return method.check(options)
 
 
 def attribute(model, images: torch.Tensor, method: str = "gradient", target=None,

@@ -7,6 +7,7 @@ attack can read the predicted label from the same pass that produced the map.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -55,12 +56,32 @@ def gradient(output: torch.Tensor, inputs: torch.Tensor | tuple[torch.Tensor, ..
     return grads[0] if single else grads
 
 
+def target_gradient(model, inputs: torch.Tensor, target, create_graph: bool = False, *,
+                    explained: int | None = None, scored: slice = slice(None),
+                    per_row: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    wrt: torch.Tensor | Callable[[], torch.Tensor] | None = None):
+    """The forward -> target -> gradient sequence every method shares.
+
+    One forward pass of `inputs`, whose first `explained` rows (default: all) are the
+    explained images: their logits pick the target (the given class, or the prediction).
+    The target logit of each row in `scored` -- row r's class is per_row(target)[r],
+    per_row defaulting to the identity -- is differentiated with respect to `wrt`: the
+    inputs by default, or a tensor (a callable, when it appears only during the forward,
+    as a hooked layer's output). Returns (gradient, logits of the explained rows, target).
+    """
+    inputs = requiring_grad(inputs) if wrt is None else inputs
+    logits = model(inputs)
+    explained_logits = logits if explained is None else logits[:explained]
+    target = pick_target(explained_logits, target)
+    rows_target = target if per_row is None else per_row(target)
+    respect = inputs if wrt is None else (wrt() if callable(wrt) else wrt)
+    grad = gradient(selected_logits(logits[scored], rows_target), respect, create_graph)
+    return grad, explained_logits, target
+
+
 def input_gradient(model, x: torch.Tensor, target=None, create_graph: bool = False) -> Explanation:
     """Gradient of the target logit with respect to the input, with the logits at x."""
-    x = requiring_grad(x)
-    logits = model(x)
-    target = pick_target(logits, target)
-    grad = gradient(selected_logits(logits, target), x, create_graph)
+    grad, logits, _ = target_gradient(model, requiring_grad(x), target, create_graph)
     return Explanation(grad, logits)
 
 

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from ..smooth import ReluReplacement
-from ._core import Explanation, gradient, pick_target, requiring_grad, selected_logits
+from ._core import Explanation, target_gradient
 from ._rules import with_rule
+from .baselines import DEFAULT, baseline_parameter
 from .baselines import baseline as make_baseline
-from .baselines import check_baseline
 from .registry import register
 
 EPS = 1e-10
@@ -60,15 +60,12 @@ class rescale_rule(ReluReplacement):
 
 
 def _deeplift(model, x, target, create_graph, baseline, beta):
-    check_baseline(baseline)
     n = x.shape[0]
-    reference = make_baseline(x, baseline)
-    both = requiring_grad(torch.cat([x, reference]))
+    reference = make_baseline(x, baseline, model)
     with rescale_rule(beta):
-        logits = model(both)
-    target = pick_target(logits[:n], target)
-    multipliers = gradient(selected_logits(logits[:n], target), both, create_graph)[:n]
-    return Explanation((x - reference) * multipliers, logits[:n])
+        multipliers, logits, _ = target_gradient(model, torch.cat([x, reference]), target, create_graph,
+                                                 explained=n, scored=slice(0, n))
+    return Explanation((x - reference) * multipliers[:n], logits)
 
 
 @register("deeplift", title="DeepLIFT (Rescale)",
@@ -76,13 +73,13 @@ def _deeplift(model, x, target, create_graph, baseline, beta):
                       "image and shares the difference in class score among the pixels, passing "
                       "through each ReLU the ratio of output to input change instead of its "
                       "gradient (Shrikumar, Greenside & Kundaje, 2017, Rescale rule). The "
-                      "reference is the image's mean colour, as in the paper.",
-          options={"baseline": "mean"}, points=lambda options: 2,
-          surrogate=lambda model, x, target, beta, baseline="mean":
-              _deeplift(model, x, target, True, baseline, beta),
+                      "reference is the mean image of the training data, as in the paper.",
+          parameters=(baseline_parameter(),), points=lambda options: 2,
+          surrogate=lambda model, x, target, beta, create_graph=True, baseline=DEFAULT:
+              _deeplift(model, x, target, create_graph, baseline, beta),
           surrogate_description=lambda beta:
               f"DeepLIFT Rescale rule on the network with ReLU replaced by softplus(beta={beta:g}) "
               "for the attack gradient; checked on the real network")
 def deeplift(model, x, target=None, *, create_graph: bool = False,
-             baseline: str = "mean") -> Explanation:
+             baseline: str = DEFAULT) -> Explanation:
     return _deeplift(model, x, target, create_graph, baseline, None)

@@ -25,8 +25,12 @@ from torch import nn
 
 from ..errors import ConfigError, unknown_name
 from ..models.model import Model
-from ._core import Explanation, gradient, pick_target, requiring_grad, selected_logits
+from ..registry import Parameter
+from ._core import Explanation, requiring_grad, target_gradient
 from .registry import register
+
+LAYER = Parameter("layer", None, "the convolutional layer, by module name (none: the last "
+                  "nn.Conv2d)", kind="text", optional=True, advanced=True)
 
 
 def find_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module]:
@@ -70,26 +74,35 @@ def channel_weights(grads: torch.Tensor) -> torch.Tensor:
     return grads.mean(dim=(2, 3), keepdim=True)
 
 
-@register("gradcam", title="Grad-CAM",
-          description="A coarse class-activation map: the last convolutional layer's feature "
-                      "maps weighted by the average gradient of the class score over each map, "
-                      "kept where positive and upsampled to the image (Selvaraju et al., 2017).",
-          options={"layer": None})
-def grad_cam(model, x, target=None, *, create_graph: bool = False,
-             layer: str | None = None) -> Explanation:
-    layer, module = find_layer(model, layer)
+def class_activation(model, x, target, create_graph: bool, layer: str | None):
+    """Grad-CAM's map (N,1,H,W), clamped at 0 and upsampled, with the logits at x."""
+    name, module = find_layer(model, layer)
     x = requiring_grad(x)
     with captured_output(module) as outputs:
-        logits = model(x)
+        grads, logits, _ = target_gradient(model, x, target, create_graph,
+                                           wrt=lambda: _activation(outputs, name))
+    activation = outputs[-1]
+    # clamp_min, not relu: a ReLU here would be swapped for softplus by the attack's surrogate.
+    cam = (channel_weights(grads) * activation).sum(dim=1, keepdim=True).clamp_min(0)
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return Explanation(cam, logits)
+
+
+def _activation(outputs: list, layer: str) -> torch.Tensor:
     if not outputs:
         raise ConfigError(f"layer {layer!r} was not used when the model ran; name another layer")
     activation = outputs[-1]
     if not isinstance(activation, torch.Tensor) or activation.dim() != 4:
         shape = tuple(activation.shape) if isinstance(activation, torch.Tensor) else type(activation).__name__
         raise ConfigError(f"Grad-CAM needs a layer with (N,C,h,w) output; layer {layer!r} gives {shape}")
-    target = pick_target(logits, target)
-    grads = gradient(selected_logits(logits, target), activation, create_graph)
-    # clamp_min, not relu: a ReLU here would be swapped for softplus by the attack's surrogate.
-    cam = (channel_weights(grads) * activation).sum(dim=1, keepdim=True).clamp_min(0)
-    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
-    return Explanation(cam, logits)
+    return activation
+
+
+@register("gradcam", title="Grad-CAM",
+          description="A coarse class-activation map: the last convolutional layer's feature "
+                      "maps weighted by the average gradient of the class score over each map, "
+                      "kept where positive and upsampled to the image (Selvaraju et al., 2017).",
+          parameters=(LAYER,))
+def grad_cam(model, x, target=None, *, create_graph: bool = False,
+             layer: str | None = None) -> Explanation:
+    return class_activation(model, x, target, create_graph, layer)

@@ -51,7 +51,8 @@ def _guided_backprop(model, x, target, create_graph, beta):
                       "positive gradients through, and only where its input was positive, which "
                       "gives sharp, edge-like maps (Springenberg, Dosovitskiy, Brox & Riedmiller, "
                       "2015).",
-          surrogate=lambda model, x, target, beta: _guided_backprop(model, x, target, True, beta),
+          surrogate=lambda model, x, target, beta, create_graph=True:
+              _guided_backprop(model, x, target, create_graph, beta),
           surrogate_description=lambda beta:
               f"guided backprop on the network with ReLU replaced by softplus(beta={beta:g}); "
               "backward max(grad, 0) * sigmoid(beta z) for the attack gradient; checked on the "

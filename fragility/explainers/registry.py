@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import unknown_name
+from ..registry import Parameter, Registry, check_parameters
 from ..smooth import describe, softplus_relu
 from ._core import Explanation
 
@@ -20,8 +20,9 @@ class Method:
     fn: Callable[..., Explanation]        # fn(model, x, target=None, *, create_graph=False, **options)
     title: str                            # shown in menus
     description: str                      # one short paragraph for teaching, with its reference
-    options: dict = field(default_factory=dict)   # option name -> default
-    # How the attack differentiates this method; surrogate(model, x, target, beta, **options).
+    parameters: tuple[Parameter, ...] = ()
+    # How the attack differentiates this method:
+    # surrogate(model, x, target, beta, create_graph, **options).
     surrogate: Callable[..., Explanation] | None = None
     surrogate_description: Callable[[float], str] = describe
     # Images the method runs through the network per input image (IG: its steps), which sets
@@ -30,39 +31,66 @@ class Method:
     # False when an image's map depends on the rest of its batch (e.g. noise drawn for the
     # whole batch at once): the attack then never splits the batch.
     groupable: bool = True
+    # The options that seed the method's randomness (SmoothGrad's noise); none for a
+    # deterministic method. Attacks score a stochastic method with noise independent of the
+    # noise they optimised against (see `scoring_options`).
+    seed_options: tuple[str, ...] = ()
 
-    def differentiable(self, model, x, target, beta: float, **options) -> Explanation:
+    @property
+    def options(self) -> dict:
+        """Each parameter's default, by name."""
+        return {parameter.name: parameter.default for parameter in self.parameters}
+
+    @property
+    def stochastic(self) -> bool:
+        return bool(self.seed_options)
+
+    def scoring_options(self, options: dict) -> dict:
+        """`options` with every seed replaced by one drawn from another stream, for scoring."""
+        return {**options, **{name: scoring_seed(options[name]) for name in self.seed_options}}
+
+    def check(self, options: dict) -> dict:
+        """Every option (given or default), validated; unknown option names are an error."""
+        return check_parameters(self.parameters, dict(options), f"method {self.name!r}")
+
+    def differentiable(self, model, x, target, beta: float, create_graph: bool = True,
+                       **options) -> Explanation:
         """The explanation of the smooth surrogate, with a graph back to `x`."""
         if self.surrogate is not None:
-            return self.surrogate(model, x, target, beta=beta, **options)
+            return self.surrogate(model, x, target, beta=beta, create_graph=create_graph, **options)
         with softplus_relu(beta):
-            return self.fn(model, x, target, create_graph=True, **options)
+            return self.fn(model, x, target, create_graph=create_graph, **options)
 
 
-_METHODS: dict[str, Method] = {}
+METHODS: Registry[Method] = Registry("method")
 
 
-def register(name: str, *, title: str, description: str, options: dict | None = None,
+def register(name: str, *, title: str, description: str, parameters: tuple[Parameter, ...] = (),
              surrogate: Callable[..., Explanation] | None = None,
              surrogate_description: Callable[[float], str] = describe,
-             points: Callable[[dict], int] = one_point, groupable: bool = True):
+             points: Callable[[dict], int] = one_point, groupable: bool = True,
+             seed_options: tuple[str, ...] = ()):
     """Decorator: register `fn` as the explanation method `name`.
 
     points(options): images run through the network per input image (default 1).
     """
     def decorate(fn):
-        _METHODS[name] = Method(name, fn, title, description, dict(options or {}),
-                                surrogate, surrogate_description, points, groupable)
+        METHODS.add(name, Method(name, fn, title, description, tuple(parameters), surrogate,
+                                 surrogate_description, points, groupable, tuple(seed_options)))
         return fn
     return decorate
 
 
+def scoring_seed(seed: int) -> int:
+    """A seed for scoring noise, from a stream no user seed shares (a fixed odd multiplier
+    mod 2^63 maps seeds one-to-one, far from the small seeds people type)."""
+    return (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**63
+
+
 def get_method(name: str) -> Method:
-    if name not in _METHODS:
-        raise unknown_name("method", name, methods())
-    return _METHODS[name]
+    return METHODS.get(name)
 
 
 def methods() -> list[str]:
     """Names of the registered explanation methods, in menu order."""
-    return list(_METHODS)
+    return METHODS.names()

@@ -1,8 +1,9 @@
 """The bundled model: a small ReLU CNN for the generated shapes (fragility.synthetic).
 
 Stride-2 convolutions and global average pooling (no max-pool), nn.ReLU modules, batch
-norm. Its weights ship in assets/models/bundled.safetensors (the class names, input size and
-normalisation are written into its metadata too); the architecture lives here, in code.
+norm. Its weights ship as package data in fragility/assets/models/bundled.safetensors (the
+class names, input size and normalisation are written into its metadata too); the
+architecture lives here, in code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..errors import ModelError
 from ..synthetic import CLASS_NAMES
 from .model import Model
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"   # package data: fragility/assets
 BUNDLED_PATH = ASSETS / "models" / "bundled.safetensors"
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
@@ -64,7 +65,9 @@ def load_bundled(device: torch.device | str | None = None, weights: str | Path |
     else:
         if not path.is_file():
             raise ModelError(f"the bundled model file is missing: {path}; reinstall fragility "
-                             "or retrain it with `fragility train-bundled`")
+                             "(pip install --force-reinstall fragility; in a source checkout: "
+                             "git checkout -- fragility/assets) or retrain it with "
+                             "`fragility train-bundled`")
         try:
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as error:

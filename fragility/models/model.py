@@ -25,7 +25,7 @@ class Model(nn.Module):
     def __init__(self, net: nn.Module, *, labels: Sequence[str] | None = None,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  input_size: int | None = None, name: str | None = None,
-                 domain: str | None = None):
+                 domain: str | None = None, dataset_mean=None):
         super().__init__()
         if not isinstance(net, nn.Module):
             raise ModelError(f"expected a torch.nn.Module, got {type(net).__name__}")
@@ -46,6 +46,13 @@ class Model(nn.Module):
                 raise ModelError(f"mean and std need 3 values each and std > 0, got {mean}, {std}")
             self.register_buffer("mean", mean_t, persistent=False)
             self.register_buffer("std", std_t, persistent=False)
+        # The mean image of the training data in [0,1] pixels, (3,H,W) or (3,1,1): the fixed
+        # reference of integrated gradients and DeepLIFT. Without one given, the channel
+        # means of the normalisation stand in (what torchvision's weights describe).
+        if dataset_mean is None and mean is not None:
+            dataset_mean = torch.as_tensor(mean, dtype=torch.float32).reshape(3, 1, 1)
+        self.register_buffer("dataset_mean", None if dataset_mean is None
+                             else _check_dataset_mean(dataset_mean).to(device), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.normalize:
@@ -69,20 +76,27 @@ class Model(nn.Module):
 
 def wrap_model(module: nn.Module, labels: Sequence[str] | None = None,
                mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-               input_size: int | None = None, name: str | None = None) -> Model:
+               input_size: int | None = None, name: str | None = None,
+               dataset_mean=None) -> Model:
     """Wrap any classifier of [0,1] images (or of normalised images, given mean/std).
 
+    dataset_mean: the training data's mean image in [0,1] pixels, (3,H,W) or 3 channel
+    values (default: `mean`), the fixed reference of integrated gradients and DeepLIFT.
     A `Model` given with no new metadata is returned as it is.
     """
     if isinstance(module, Model):
-        if all(value is None for value in (labels, mean, std, input_size, name)):
+        if all(value is None for value in (labels, mean, std, input_size, name, dataset_mean)):
             return module
-        return Model(module.net if not module.normalize or mean is not None else module,
+        keep_normalisation = module.normalize and mean is None
+        return Model(module if keep_normalisation else module.net,
                      labels=labels if labels is not None else module.labels,
                      mean=mean, std=std,
                      input_size=input_size if input_size is not None else module.input_size,
-                     name=name or module.name, domain=module.domain)
-    return Model(module, labels=labels, mean=mean, std=std, input_size=input_size, name=name)
+                     name=name or module.name, domain=module.domain,
+                     dataset_mean=dataset_mean if dataset_mean is not None or mean is not None
+                     else module.dataset_mean)
+    return Model(module, labels=labels, mean=mean, std=std, input_size=input_size, name=name,
+                 dataset_mean=dataset_mean)
 
 
 def as_model(model: nn.Module) -> Model:
@@ -118,6 +132,20 @@ def evaluation(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, training in flags:
             module.training = training
+
+
+def _check_dataset_mean(value) -> torch.Tensor:
+    try:
+        mean = torch.as_tensor(value, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ModelError(f"dataset_mean must be numbers: {error}") from None
+    if mean.dim() == 1:
+        mean = mean.reshape(-1, 1, 1)
+    if mean.dim() != 3 or mean.shape[0] != 3 or not bool(torch.isfinite(mean).all()) \
+            or float(mean.min()) < 0 or float(mean.max()) > 1:
+        raise ModelError("dataset_mean must be 3 channel values or a (3,H,W) image, in [0,1]; got "
+                         f"shape {tuple(mean.shape)}")
+    return mean
 
 
 def _first_device(module: nn.Module) -> torch.device:

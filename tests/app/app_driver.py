@@ -12,10 +12,10 @@ def latest_job(at: AppTest):
     return list(at.session_state["jobs"].values())[-1]
 
 
-def wait_for_step(job, step: int, timeout: float = 120) -> None:
-    """Block until `job` has run `step` steps (or the timeout passes)."""
+def wait_for_step(job, step: int, timeout: float = 120, phase: str | None = None) -> None:
+    """Block until `job` has run `step` steps, in `phase` if given (or the timeout passes)."""
     deadline = time.monotonic() + timeout
-    while job.step < step and time.monotonic() < deadline:
+    while (job.step < step or (phase is not None and job.phase != phase)) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -28,3 +28,18 @@ def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
             raise TimeoutError("the dashboard's job did not finish")
         time.sleep(0.1)
     return at.run()
+
+
+def open_page(at: AppTest, url_path: str) -> AppTest:
+    """Switch to the page registered under `url_path` and run it.
+
+    AppTest.switch_page only matches pages that are files; the pages here are functions
+    given to st.navigation, so the page hash is looked up in the registry AppTest keeps.
+    """
+    hashes = [page_hash for page_hash, info in at._registered_pages.items()
+              if info.get("url_pathname") == url_path]
+    assert len(hashes) == 1, at._registered_pages
+    at._page_hash = hashes[0]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -7,7 +7,7 @@ import torch
 
 from fragility.attacks import attack, attacks
 
-from .models import Quadratic, positive_images
+from .models import Pinned, Quadratic, positive_images
 
 EXTRA = {"targeted": "region", "target-map": "target_map"}
 
@@ -122,7 +122,7 @@ def test_projection_onto_the_ball_and_the_unit_box(name, images, cnn):
     assert (result.perturbed - images).abs().max() <= eps + 1e-6
     assert result.perturbed.min() >= 0 and result.perturbed.max() <= 1
     assert result.perturbed.shape == images.shape and result.perturbed_maps.shape == (3, 16, 16)
-    assert result.steps_run == (1 if name == "random-sign" else 5)
+    assert result.steps_run == 5
 
 
 @pytest.mark.parametrize("name", attacks())
@@ -191,8 +191,9 @@ def test_result_record(images, cnn):
                           (result.original_maps * mask).sum(dim=(1, 2)))
     assert torch.equal(result.perturbed_labels, result.labels)
     # Re-running from the recorded config reproduces the run.
+    assert "gamma" not in config   # only the attack's own parameters are recorded
     replay = {key: config[key] for key in ("method", "attack", "epsilon", "steps", "step_size", "k",
-                                           "beta", "gamma", "seed")}
+                                           "beta", "seed")}
     again = attack(cnn, images, mask=config["mask"], method_options=config["method_options"], **replay)
     assert torch.equal(again.perturbed, result.perturbed)
 
@@ -201,3 +202,17 @@ def test_float32_images_on_a_float64_model_and_any_module(images, cnn):
     result = attack(cnn, images.float(), steps=2, k=20)
     assert result.perturbed.dtype == torch.float64
     assert (result.perturbed - images).abs().max() <= 8 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("name", ["top-k", "targeted", "pgd"])
+def test_found_says_whether_any_iterate_was_accepted(name):
+    images = positive_images(n=1)
+    region = torch.zeros(6, 6, dtype=torch.bool)
+    region[:2] = True
+    result = attack(Pinned(images), images, attack=name, epsilon=0.1, steps=3, step_size=0.05, k=5,
+                    region=region)
+    if name == "pgd":      # a label attack succeeds when the label changes
+        assert result.found.all() and not result.labels_kept.any()
+    else:                  # no iterate keeps the label: the original stands in, not a result
+        assert not result.found.any() and torch.equal(result.perturbed, images)
+        assert result.summary()["found"] == [False]

@@ -14,8 +14,9 @@ PERTURBED = torch.tensor([[[0.1, 0.2], [0.3, 0.4]]], dtype=torch.float64)
 LOGITS = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
 
 
-def reference(k=2, region=None, target_map=None, gamma=1.0, maps=ORIGINAL):
-    return Reference(maps, LOGITS, torch.tensor([0]), k, region, target_map, gamma)
+def reference(k=2, region=None, target_map=None, gamma=1.0, maps=ORIGINAL, criterion="top-k"):
+    values = {"region": region, "target_map": target_map, "gamma": gamma, "criterion": criterion}
+    return Reference(maps, LOGITS, torch.tensor([0]), k, values)
 
 
 def dissimilarity(name, perturbed=PERTURBED, logits=LOGITS, **kwargs):
@@ -41,15 +42,23 @@ def test_targeted_is_the_mass_inside_the_region():
     assert dissimilarity("targeted", region=region).tolist() == pytest.approx([0.2])
 
 
-def test_target_map_is_minus_map_distance_plus_gamma_logit_change():
+def test_target_map_is_minus_map_distance_plus_gamma_probability_change():
     target = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
     perturbed = torch.tensor([[[0.5, 0.5], [0.0, 0.0]]], dtype=torch.float64)
     # maps at mean 1: [[2,2],[0,0]] vs [[4,0],[0,0]] -> mean squared difference (4+4)/4 = 2
-    # logits [2,0] vs the original [1,0] -> mean squared change 1/2; gamma 2 -> 1
+    # softmax of logits [2,0] vs of the original [1,0]: class 0 has probability
+    # 1/(1+e^-2) vs 1/(1+e^-1), class 1 the rest, so ||g - g_t||^2 = 2 * (difference)^2
     logits = torch.tensor([[2.0, 0.0]], dtype=torch.float64)
+    change = 1 / (1 + math.exp(-2)) - 1 / (1 + math.exp(-1))
     got = dissimilarity("target-map", perturbed=perturbed, logits=logits, target_map=target, gamma=2.0)
-    assert got.tolist() == pytest.approx([-3.0])
+    assert got.tolist() == pytest.approx([-(2.0 + 2.0 * 2 * change ** 2)])
     assert dissimilarity("target-map", perturbed=target, target_map=target).tolist() == pytest.approx([0.0])
+
+
+@pytest.mark.parametrize("criterion", ["top-k", "mass-center"])
+def test_random_sign_measures_its_criterion(criterion):
+    assert dissimilarity("random-sign", criterion=criterion).tolist() == pytest.approx(
+        dissimilarity(criterion).tolist())
 
 
 def test_pgd_measures_the_cross_entropy_of_the_original_label():

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+import fragility as fg
+
 pytestmark = pytest.mark.browser
 
 ATTACK_TIMEOUT = 300_000     # ms; a loaded 2-core machine is slow, a free one takes seconds
@@ -22,7 +24,6 @@ def open_dashboard(page, url: str, path: str = "") -> None:
 
 
 def set_steps(page, steps: int) -> None:
-    page.get_by_text("Steps, k, β, seed").click()
     field = page.get_by_role("spinbutton", name="Steps", exact=True)
     field.fill(str(steps))
     field.press("Enter")
@@ -108,8 +109,9 @@ def test_compare_page_ranks_every_method(page, dashboard_url, screenshots):
     steps.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Run every method").click()
-    wait_for_end(page, "lower = more fragile")
-    assert page.get_by_text(re.compile(r"^7\. ")).count() == 1     # seven ranked methods
+    wait_for_end(page, re.compile("most fragile first"))
+    assert page.get_by_text(re.compile(rf"^{len(fg.methods())}\. ")).count() == 1   # every method ranked
+    expect(page.get_by_text(re.compile(r"\(random \d\.\d\d\)")).first).to_be_visible()
     page.screenshot(path=screenshots / "compare.png", full_page=True)
 
 

@@ -33,6 +33,6 @@ def test_blur_handles_tiny_and_large_images():
 
 
 def test_unknown_baseline_lists_the_valid_ones(images):
-    with pytest.raises(ConfigError, match="unknown baseline 'zero'; choose one of: black, mean, blur"):
+    with pytest.raises(ConfigError, match="unknown baseline 'zero'; choose one of: dataset-mean, black, mean, blur"):
         baseline(images, "zero")
-    assert list(BASELINES) == ["black", "mean", "blur"]
+    assert list(BASELINES) == ["dataset-mean", "black", "mean", "blur"]

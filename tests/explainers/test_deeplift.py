@@ -1,5 +1,7 @@
 import pytest
 import torch
+
+import fragility as fg
 from captum.attr import DeepLift
 from torch import nn
 
@@ -25,7 +27,18 @@ def test_equals_captum_on_functional_relus(functional_cnn, images):
                         functional_cnn.fc)
     expected = captum(DeepLift(net), images, baselines=make_baseline(images, "mean"),
                       target=net(images).argmax(1))
-    close(ours("deeplift", functional_cnn, images).attributions, expected, rtol=1e-10)
+    close(ours("deeplift", functional_cnn, images, baseline="mean").attributions, expected, rtol=1e-10)
+
+
+def test_dataset_mean_reference_is_fixed_and_equals_captum(cnn, images):
+    mean_image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(3))
+    model = fg.wrap_model(cnn, dataset_mean=mean_image)
+    reference = make_baseline(images, "dataset-mean", model)
+    assert torch.equal(reference, mean_image.to(images.dtype).expand_as(images))
+    expected = captum(DeepLift(cnn), images, baselines=reference, target=cnn(images).argmax(1))
+    close(get_method("deeplift").fn(model, images, None).attributions, expected, rtol=1e-10)
+    # The reference does not move with the image (unlike "mean" and "blur").
+    assert torch.equal(make_baseline(images * 0.5, "dataset-mean", model), reference)
 
 
 @pytest.mark.parametrize("baseline", ["mean", "black"])
@@ -41,7 +54,7 @@ def test_surrogate_is_deeplift_of_the_softplus_network(cnn, images):
     softplus = make_cnn()
     softplus[1], softplus[3] = nn.Softplus(beta=10.0), nn.Softplus(beta=10.0)
     x = images.clone().requires_grad_(True)
-    surrogate = get_method("deeplift").differentiable(as_model(cnn), x, None, beta=10.0)
+    surrogate = get_method("deeplift").differentiable(as_model(cnn), x, None, beta=10.0, baseline="mean")
     expected = captum(DeepLift(softplus), images, baselines=make_baseline(images, "mean"),
                       target=surrogate.logits.argmax(1))
     close(surrogate.attributions, expected, rtol=1e-10)

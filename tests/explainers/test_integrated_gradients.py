@@ -2,9 +2,21 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients
 
+import fragility as fg
+from fragility.explainers import get_method
 from fragility.explainers.baselines import baseline as make_baseline
 
 from ._reference import captum, close, ours
+
+
+def test_dataset_mean_reference_equals_captum_with_that_baseline(cnn, images):
+    model = fg.wrap_model(cnn, mean=(0.2, 0.4, 0.6), std=(1.0, 1.0, 1.0))
+    reference = make_baseline(images, "dataset-mean", model)
+    assert torch.allclose(reference[:, :, 5, 7], torch.tensor([0.2, 0.4, 0.6], dtype=images.dtype))
+    expected = captum(IntegratedGradients(model), images, baselines=reference, n_steps=25,
+                      method="riemann_right", target=model(images).argmax(1))
+    close(get_method("integrated-gradients").fn(model, images, None, steps=25).attributions, expected,
+          rtol=1e-6)
 
 
 @pytest.mark.parametrize("baseline", ["black", "mean", "blur"])

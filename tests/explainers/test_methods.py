@@ -139,9 +139,9 @@ def test_unknown_method_lists_the_valid_names(cnn, images):
 
 
 def test_unknown_option_names_the_valid_options(cnn, images):
-    with pytest.raises(ConfigError, match="no option stepz.*steps, baseline, batch_size"):
+    with pytest.raises(ConfigError, match="no parameter stepz; its parameters: baseline, batch_size, steps"):
         fg.explain(cnn, images, "integrated-gradients", stepz=10)
-    with pytest.raises(ConfigError, match="no option steps; its options: none"):
+    with pytest.raises(ConfigError, match="method 'gradient' has no parameter steps; its parameters: none"):
         fg.explain(cnn, images, "gradient", steps=10)
 
 
@@ -149,14 +149,14 @@ def test_unknown_option_names_the_valid_options(cnn, images):
     ("integrated-gradients", {"steps": 0}, "steps must be >= 1, got 0"),
     ("integrated-gradients", {"steps": 2.5}, "steps must be a whole number"),
     ("integrated-gradients", {"batch_size": 0}, "batch_size must be >= 1"),
-    ("integrated-gradients", {"baseline": "white"}, "unknown baseline 'white'; choose one of: black, mean, blur"),
-    ("deeplift", {"baseline": "noise"}, "unknown baseline 'noise'; choose one of: black, mean, blur"),
+    ("integrated-gradients", {"baseline": "white"}, "unknown baseline 'white'; choose one of: dataset-mean, black, mean, blur"),
+    ("deeplift", {"baseline": "noise"}, "unknown baseline 'noise'; choose one of: dataset-mean, black, mean, blur"),
     ("smoothgrad", {"sigma": -0.1}, "sigma must be >= 0"),
     ("smoothgrad", {"sigma": float("nan")}, "sigma must be a finite number"),
     ("smoothgrad", {"samples": 0}, "samples must be >= 1"),
     ("smoothgrad", {"seed": -1}, "seed must be >= 0"),
     ("gradcam", {"layer": "nope"}, r"unknown layer 'nope'; choose one of: 0, 2"),
-    ("gradcam", {"layer": 3}, "layer must be a module name"),
+    ("gradcam", {"layer": 3}, "layer must be text, got 3"),
 ])
 def test_bad_option_values(method, options, message, cnn, images):
     with pytest.raises(ConfigError, match=message):

@@ -1,5 +1,6 @@
 import os
 import pickle
+import random
 import zipfile
 
 import pytest
@@ -117,8 +118,10 @@ def test_state_dict_given_as_model_path_explains_what_to_do(tmp_path):
         load_model(path, device="cpu")
 
 
+# Fixed bytes and ids: every pytest-xdist worker must collect the same tests.
 @pytest.mark.parametrize("content", [b"", b"garbage" * 100, b"PK\x03\x04 not really a zip",
-                                     os.urandom(2048)])
+                                     random.Random(0).randbytes(2048)],
+                         ids=["empty", "text", "fake-zip", "random-bytes"])
 def test_garbage_files(tmp_path, content):
     path = tmp_path / "junk.pt"
     path.write_bytes(content)

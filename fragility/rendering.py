@@ -1,0 +1,103 @@
+"""Image and saliency-map tiles as Pillow images: the dashboard's tiles and exports, and the
+CLI's panel, all with one colour scale."""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from plotly.colors import sample_colorscale, unlabel_rgb
+
+# One colour scale for every map in the dashboard (tiles, charts and the export).
+COLORSCALE = "Inferno"
+TILE = 320  # pixels on screen; small images are enlarged without smoothing
+
+
+@lru_cache(maxsize=1)
+def _palette() -> np.ndarray:
+    """COLORSCALE sampled at 256 levels: (256, 3) uint8."""
+    colors = sample_colorscale(COLORSCALE, [i / 255 for i in range(256)])
+    return np.array([unlabel_rgb(c) for c in colors], dtype=np.uint8)
+
+
+def to_pil(image: torch.Tensor, size: int = TILE) -> Image.Image:
+    """(3,H,W) in [0,1] -> RGB image enlarged to `size` pixels."""
+    array = (image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round()
+    return _enlarge(Image.fromarray(array.astype(np.uint8)), size)
+
+
+def heatmap(saliency: torch.Tensor) -> np.ndarray:
+    """(H,W) map -> (H,W,3) uint8 colours, scaled to the map's own maximum."""
+    values = saliency.detach().float().cpu()
+    peak = float(values.max())
+    levels = (values / peak * 255 if peak > 0 else values * 0).round().clamp(0, 255)
+    return _palette()[levels.numpy().astype(np.uint8)]
+
+
+def overlay(image: torch.Tensor, saliency: torch.Tensor, opacity: float,
+            size: int = TILE) -> Image.Image:
+    """The map's colours over a grey copy of the image; opacity 1 shows only the map."""
+    grey = to_pil(image, size=saliency.shape[-1]).convert("L").convert("RGB")
+    colours = Image.fromarray(heatmap(saliency)).resize(grey.size, Image.NEAREST)
+    return _enlarge(Image.blend(grey, colours, opacity), size)
+
+
+def perturbation(original: torch.Tensor, perturbed: torch.Tensor, epsilon: float,
+                 size: int = TILE) -> Image.Image:
+    """The difference, grey at 0 and stretched so that +-epsilon fills the range."""
+    delta = (perturbed.detach().cpu().float() - original.detach().cpu().float())
+    return to_pil(0.5 + delta / (2 * epsilon), size)
+
+
+def colorbar(width: int = TILE, height: int = 14) -> Image.Image:
+    """A horizontal strip of the colour scale, low to high."""
+    strip = _palette()[np.linspace(0, 255, width).astype(np.uint8)][None].repeat(height, axis=0)
+    return Image.fromarray(strip)
+
+
+def png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def panel(tiles: list[tuple[Image.Image, str]], title: str = "", footer: str = "") -> Image.Image:
+    """Tiles side by side with a caption under each, a title on top and an optional footer
+    line (white sheet)."""
+    font, small = _font(30), _font(22)
+    gap, top, bottom = 24, (70 if title else 24), 80 + (40 if footer else 0)
+    width = gap + sum(tile.width + gap for tile, _ in tiles)
+    height = top + max(tile.height for tile, _ in tiles) + bottom
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((gap, 18), title, fill="black", font=font)
+    x = gap
+    for tile, caption in tiles:
+        sheet.paste(tile, (x, top))
+        for line_number, line in enumerate(caption.split("\n")[:2]):
+            draw.text((x, top + tile.height + 10 + 28 * line_number), line, fill="black", font=small)
+        x += tile.width + gap
+    if footer:
+        draw.text((gap, height - 40), footer, fill="black", font=small)
+    return sheet
+
+
+def _enlarge(picture: Image.Image, size: int) -> Image.Image:
+    if picture.width == size:
+        return picture
+    resample = Image.NEAREST if picture.width < size else Image.LANCZOS
+    return picture.resize((size, round(size * picture.height / picture.width)), resample)
+
+
+@lru_cache(maxsize=4)
+def _font(size: int):
+    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                 "/usr/share/fonts/dejavu/DejaVuSans.ttf"):
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
