@@ -35,7 +35,7 @@ def test_the_cpu_cost_is_per_point_and_grows_with_the_batch(method, options, cnn
     spec = get_method(method)
     cost = budget.point_cost(cnn, spec, {**spec.options, **options}, images)
     points = spec.points({**spec.options, **options})
-    assert cost == pytest.approx(saved_bytes(cnn, method, options, images[:1]) / points)
+    assert cost == pytest.approx(saved_bytes(cnn, method, options, images[:1]) / points, rel=0.01)
     # a batch of 3 keeps about 3 times as much: the cost is per point, not per pass
     assert saved_bytes(cnn, method, options, images) == pytest.approx(3 * cost * points, rel=0.35)
 

@@ -182,3 +182,41 @@ def test_the_ray_engine_wants_a_model_it_can_build_in_a_worker(cnn, batch):
     pytest.importorskip("ray")
     with pytest.raises(fg.ConfigError, match="name .* or a file path"):
         fg.sweep(cnn, batch, engine="ray", **GRID)
+
+
+def test_random_sign_is_the_baseline_of_each_attack_by_its_criterion(cnn, batch):
+    frame = fg.sweep(cnn, batch[:2], **{**GRID, "attacks": ["top-k", "mass-center", "random-sign"]})
+    baseline = frame[frame.attack == "random-sign"]
+    assert sorted(set(baseline["criterion"])) == ["mass-center", "top-k"] and len(baseline) == 4
+    assert set(zip(frame.attack, frame.criterion)) == {
+        ("top-k", "top-k"), ("mass-center", "mass-center"), ("random-sign", "top-k"),
+        ("random-sign", "mass-center")}
+    for criterion in ("top-k", "mass-center"):
+        expected = fg.attack(cnn, batch[:2], attack="random-sign", criterion=criterion, epsilon=8 / 255,
+                             steps=3, step_size=2 / 255, k=40, seed=0)
+        got = baseline[baseline.criterion == criterion].sort_values("image_id")
+        assert got["dissimilarity"].tolist() == pytest.approx(expected.metrics["dissimilarity"].tolist())
+        assert got["center_shift"].tolist() == pytest.approx(expected.metrics["center_shift"].tolist())
+        assert got["found"].tolist() == expected.found.tolist()
+
+
+def test_defences_are_a_column_with_their_faithfulness(cnn, batch):
+    frame = fg.sweep(cnn, batch[:2], defences=[None, "beta-smoothing"], **{**GRID, "attacks": ["top-k"]})
+    assert sorted(set(frame["defence"])) == ["beta-smoothing", "none"] and len(frame) == 4
+    plain, defended = frame[frame.defence == "none"], frame[frame.defence == "beta-smoothing"]
+    assert plain["faithfulness_spearman"].isna().all()
+    expected = fg.attack(cnn, batch[:2], attack="top-k", defence="beta-smoothing", epsilon=8 / 255,
+                         steps=3, step_size=2 / 255, k=40)
+    defended = defended.sort_values("image_id")
+    assert defended["spearman"].tolist() == pytest.approx(expected.metrics["spearman"].tolist())
+    assert defended["faithfulness_spearman"].tolist() == pytest.approx(
+        expected.metrics["faithfulness_spearman"].tolist())
+    with pytest.raises(fg.ConfigError, match="unknown defence"):
+        fg.sweep(cnn, batch[:2], defences=["armour"], **GRID)
+
+
+def test_a_stochastic_method_gets_its_noise_floor(cnn, batch):
+    frame = fg.sweep(cnn, batch[:2], method_options={"smoothgrad": {"samples": 3}},
+                     **{**GRID, "methods": ["smoothgrad"], "attacks": ["top-k"]})
+    assert frame["noise_floor_spearman"].between(-1, 1).all()
+    assert frame["noise_floor_top_k_intersection"].notna().all()
