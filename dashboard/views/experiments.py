@@ -67,14 +67,16 @@ def _new_sweep(choices: Choices) -> None:
                                  format_func=lambda name: fg.get_method(name).title)
     attacks = middle.multiselect("Attacks (random-sign: the baseline)", SWEEP_ATTACKS,
                                  DEFAULTS["attacks"], key="sweep_attacks")
+    defences = left.multiselect("Defences (a row of panels each)", ["none", *fg.defences()], ["none"],
+                                key="sweep_defences")
     epsilons = right.multiselect("ε (of 255)", EPSILONS, DEFAULTS["epsilons"], key="sweep_epsilons")
     steps = right.number_input("Steps", 1, 1000, DEFAULTS["steps"], key="sweep_steps")
-    if not (methods and attacks and epsilons):
-        st.info("Choose at least one method, attack and ε.")
+    if not (methods and attacks and epsilons and defences):
+        st.info("Choose at least one method, attack, defence (or none) and ε.")
         return
     images = f"synthetic:{count}" if source == "synthetic" else "samples"
     settings = {"model": choices.model_key, "images": images, "methods": methods, "attacks": attacks,
-                "epsilons": sorted(epsilons), "steps": int(steps)}
+                "epsilons": sorted(epsilons), "steps": int(steps), "defences": defences}
     key = state.config_key({"page": "experiments", **settings})
     out = results_root() / f"{choices.model.name}-{key[:12]}"
     run_column, note_column = st.columns([1, 4], vertical_alignment="center")
@@ -96,7 +98,8 @@ def _new_sweep(choices: Choices) -> None:
 
 def _work(model: fg.Model, settings: dict, out: Path):
     arguments = dict(methods=settings["methods"], attacks=settings["attacks"],
-                     epsilons=[eps / 255 for eps in settings["epsilons"]], steps=settings["steps"])
+                     epsilons=[eps / 255 for eps in settings["epsilons"]], steps=settings["steps"],
+                     defences=settings["defences"])
 
     def work(job: state.Job):
         job.phase = "preparing"

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..defences import defences
 from ..errors import ConfigError
 from ..explainers import get_method, methods
 from .results import read_results
@@ -42,7 +43,7 @@ def aggregate(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 def curves(rows: pd.DataFrame, metrics: list[str] | tuple[str, ...] = tuple(METRICS)) -> go.Figure:
     """One row of panels per metric (and defence), one column per method."""
     methods = sorted(dict.fromkeys(rows["method"]), key=_menu_order)
-    defences = list(dict.fromkeys(rows["defence"]))
+    defences = sorted(dict.fromkeys(rows["defence"]), key=_defence_order)
     panels = [(metric, defence) for metric in metrics for defence in defences]
     titles = [_method_title(method) if index == 0 else "" for index in range(len(panels)) for method in methods]
     figure = make_subplots(rows=len(panels), cols=len(methods), subplot_titles=titles,
@@ -115,6 +116,11 @@ def _transparent(color: str, alpha: float = 0.18) -> str:
 
 def _menu_order(name: str) -> tuple:
     names = methods()
+    return (names.index(name) if name in names else len(names), name)
+
+
+def _defence_order(name: str) -> tuple:
+    names = ["none", *defences()]
     return (names.index(name) if name in names else len(names), name)
 
 

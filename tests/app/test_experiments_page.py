@@ -111,3 +111,18 @@ def test_earlier_results_open_from_the_results_folder_only(app, root, tmp_path):
     assert len(chooser.options) == 1 and chooser.options[0].startswith("earlier-run: synthetic:2")
     assert not app.exception
     assert curve_names(app) == [{"top-k attack", "random sign (top-k)"}]
+
+
+def test_a_defence_adds_its_rows_and_panels(app, root):
+    open_page(app)
+    small_sweep(app)
+    app.multiselect(key="sweep_epsilons").set_value([8]).run()
+    app.multiselect(key="sweep_defences").set_value(["none", "beta-smoothing"]).run()
+    app.button(key="run_sweep").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert sorted(set(job.result["defence"])) == ["beta-smoothing", "none"] and len(job.result) == 8
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    titles = [spec["layout"][axis]["title"]["text"] for axis in ("yaxis", "yaxis2")]   # top-k, each defence
+    assert titles[0].endswith("(none)") and titles[1].endswith("(beta-smoothing)")
