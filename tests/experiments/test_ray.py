@@ -17,6 +17,7 @@ import fragility as fg
 from grids import GRID, KEY
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.xdist_group("ray")   # one local cluster, on one test worker
 SETTINGS = dict(GRID, steps=20, batch_size=2)
 
 

@@ -220,3 +220,11 @@ def test_a_stochastic_method_gets_its_noise_floor(cnn, batch):
                      **{**GRID, "methods": ["smoothgrad"], "attacks": ["top-k"]})
     assert frame["noise_floor_spearman"].between(-1, 1).all()
     assert frame["noise_floor_top_k_intersection"].notna().all()
+
+
+def test_sweep_is_the_function_not_its_module():
+    import importlib
+    import inspect
+
+    importlib.import_module("fragility.experiments.sweep")
+    assert inspect.isfunction(fg.sweep) and fg.experiments.sweep is fg.sweep
