@@ -13,6 +13,7 @@ batch size 1 in the same run is the number to read on a shared machine.
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import time
 import warnings
@@ -72,9 +73,10 @@ def main() -> None:
             print(f"  local {device:4s} batch {size:4d}: {rate:8.1f} image-steps/s  "
                   f"({rate / first:4.2f} x batch {batch_sizes[0]})", flush=True)
     if args.ray:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # the cluster on 127.0.0.1 only
         import ray
 
-        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False,
+        ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False,
                  logging_level=logging.WARNING)
         try:
             size = batch_sizes[-1] if len(batch_sizes) == 1 else max(1, args.images // 4)

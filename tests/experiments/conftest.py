@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
 import torch
 
 from nets import make_cnn
+
+# Ray clusters of these tests listen on 127.0.0.1 only (Ray's single-machine mode; read when
+# ray is first imported, so set before any test module imports it).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 @pytest.fixture(autouse=True)
 def one_thread():

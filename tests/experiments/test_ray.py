@@ -23,7 +23,8 @@ SETTINGS = dict(GRID, steps=20, batch_size=2)
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False,
+    # a new cluster of this test's own, whatever RAY_ADDRESS or an earlier `ray start` says
+    ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False,
              logging_level="WARNING")
     yield
     ray.shutdown()
