@@ -18,8 +18,9 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import settings  # noqa: E402
-from dashboard.components.choices import sidebar  # noqa: E402
-from dashboard.views import attack, compare, experiments, influence, learn, sanity  # noqa: E402
+from dashboard.components.choices import Choices, sidebar  # noqa: E402
+from dashboard.components.failures import shown_in_place  # noqa: E402
+from dashboard.views import attack, compare, experiments, influence, learn, manipulated, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
 # keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
@@ -32,14 +33,14 @@ if "OMP_NUM_THREADS" not in os.environ:
 # can wait 5 ms (a 100-step attack beside a busy drawing thread: 179 s instead of 2 s).
 sys.setswitchinterval(1e-4)
 
-st.set_page_config(page_title="Fragile interpretations", page_icon=":material/visibility:", layout="wide")
+# An emoji icon is drawn by the browser; a :material/...: page icon would be fetched from
+# fonts.gstatic.com by every visitor, and the page makes no requests beyond its server.
+st.set_page_config(page_title="Fragile interpretations", page_icon="🔍", layout="wide")
 
 # Started without its safe server settings (and not on the operator's say-so): serve nothing.
 if refusal := settings.refusal():
     st.error(refusal, icon=":material/gpp_bad:")
     st.stop()
-
-choices = sidebar()
 
 
 def attack_page() -> None:
@@ -63,7 +64,13 @@ navigation = st.navigation([
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
     st.Page(lambda: influence.render(choices), title="Influence", icon=":material/groups:", url_path="influence"),
+    st.Page(lambda: manipulated.render(choices), title="Manipulated model",
+            icon=":material/theater_comedy:", url_path="manipulated"),
     st.Page(experiments_page, title="Experiments", icon=":material/monitoring:", url_path="experiments"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
-navigation.run()
+choices = Choices(errors=["The sidebar could not be drawn."])
+with shown_in_place("drawing the sidebar"):
+    choices = sidebar()
+with shown_in_place("drawing this page"):
+    navigation.run()

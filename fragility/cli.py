@@ -1,4 +1,5 @@
-"""Command line: `fragility attack | sweep | report | influence | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | sweep | report | influence | manipulate | train-bundled |
+dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -17,7 +18,7 @@ from PIL import Image
 
 from . import cli_flags as flags
 from . import cli_report as report
-from . import influence_cli
+from . import influence_cli, manipulation
 from .errors import ConfigError, FragilityError
 from .experiments import commands as experiment_commands
 
@@ -43,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "functions) and write a strip image and a JSON record to --out.")
     influence_cli.add_arguments(influence)
     influence.set_defaults(handler=influence_cli.run)
+
+    manipulate = commands.add_parser(
+        "manipulate", help="fine-tune a copy of the bundled model so its gradient maps point "
+                           "at a chosen place while it keeps its accuracy (Heo et al.)",
+        description="Fine-tune a copy of the bundled model so that its simple-gradient maps "
+                    "point at --region while it keeps its accuracy (Heo et al., 2019); write "
+                    "the checkpoint and a model card with the accuracy and the map's share in "
+                    "the region before and after.")
+    manipulation.add_arguments(manipulate)
+    manipulate.set_defaults(handler=manipulation.run)
 
     for name, handler, text in (
             ("train-bundled", train_command, "train the bundled model (options: train-bundled --help)"),

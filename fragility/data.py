@@ -51,3 +51,33 @@ def training_set(model: str = "bundled", n: int = 1000, seed: int | None = None
         images.append(block_images)
         labels.append(block_labels)
     return torch.cat(images)[:n], torch.cat(labels)[:n]
+
+
+def dataset_mean(seed: int = BUNDLED_SEED, steps: int = BUNDLED_STEPS,
+                 batch_size: int = BUNDLED_BATCH_SIZE) -> torch.Tensor:
+    """The pixel-wise mean image (3,64,64) of every image a training run of `steps` steps of
+    `batch_size` draws with `seed`: the bundled model's fixed reference image."""
+    block_size = batch_size * training._STEPS_PER_BLOCK
+    blocks = -(-steps // training._STEPS_PER_BLOCK)
+    total = torch.zeros(3, INPUT_SIZE, INPUT_SIZE, dtype=torch.float64)
+    for block in range(blocks):
+        images, _, _ = make_dataset(block_size, training._block_seed(seed, block), INPUT_SIZE)
+        total += images.double().sum(dim=0)
+    return (total / (blocks * block_size)).float()
+
+
+def store_dataset_mean(path=None, seed: int = BUNDLED_SEED) -> torch.Tensor:
+    """Write the training data's mean image into a bundled checkpoint (weights unchanged)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from .models.bundled import BUNDLED_PATH, DATASET_MEAN_KEY
+
+    path = BUNDLED_PATH if path is None else path
+    with safe_open(str(path), framework="pt") as stored:
+        metadata = stored.metadata()
+        state = {key: stored.get_tensor(key) for key in stored.keys()}
+    state[DATASET_MEAN_KEY] = dataset_mean(seed)
+    save_file(state, str(path), metadata=metadata)
+    path.chmod(0o644)
+    return state[DATASET_MEAN_KEY]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -16,17 +17,25 @@ from .validation import check_number
 
 # Larger images are refused before decoding (a decompression bomb declares a huge size).
 MAX_PIXELS = 40_000_000
-FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"
-_RAISE_ON_BOMB = "error"
+# The file types read, as file name extensions; FORMATS says the same in words.
+EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+# A large file is first shrunk to at least this many times the size asked for (by block
+# averaging, or JPEG's DCT scaling); the exact antialiased resize then matches a resize
+# of the full image to within a fraction of a grey level.
+_MARGIN = 4
+_PIL_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
-def load_image(source: object, size: int | None = None) -> torch.Tensor:
+def load_image(source: object, size: int | None = None, *, name: str | None = None) -> torch.Tensor:
     """Read a path, str, bytes, PIL image, numpy array (H,W[,C]) or tensor ([C,]H,W).
 
     Returns (3,H,W) float32 in [0,1]. Transparency is composited on white, grayscale is
     repeated to RGB, the first frame of an animation is used, EXIF rotation is applied.
     With `size`, resize like torchvision's eval transforms: the shorter side to `size`,
-    then a centre crop of size x size. Unusable input raises InputError.
+    then a centre crop of size x size; a large file is shrunk while it is decoded, so
+    its full-size pixels are never held as floats. `name` is what messages call the
+    source (a file name for bytes). Unusable input raises InputError.
     """
     if size is not None:
         size = check_number(size, "size", low=2, high=4096, integer=True)
@@ -35,11 +44,11 @@ def load_image(source: object, size: int | None = None) -> torch.Tensor:
     elif isinstance(source, np.ndarray):
         image = _from_array(source, channels_first=False, what="array")
     elif isinstance(source, Image.Image):
-        image = _from_pil(source, "the PIL image")
+        image = _from_pil(source, name or "the PIL image", size)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        image = _from_bytes(bytes(source))
+        image = _from_bytes(bytes(source), name or "the data", size)
     elif isinstance(source, (str, Path)):
-        image = _from_path(Path(source).expanduser())
+        image = _from_path(Path(source).expanduser(), size)
     else:
         raise InputError(f"cannot read an image from a {type(source).__name__}; give a path, "
                          "bytes, a PIL image, a numpy array or a torch tensor")
@@ -48,36 +57,65 @@ def load_image(source: object, size: int | None = None) -> torch.Tensor:
     return image.contiguous()
 
 
-def _from_path(path: Path) -> torch.Tensor:
+def _from_path(path: Path, size: int | None) -> torch.Tensor:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image file")
     if not path.is_file():
         raise InputError(f"no such image file: {path}")
-    return _from_bytes(path.read_bytes(), name=str(path))
+    return _from_bytes(path.read_bytes(), str(path), size)
 
 
-def _from_bytes(data: bytes, name: str = "the data") -> torch.Tensor:
+def _from_bytes(data: bytes, name: str, size: int | None) -> torch.Tensor:
     if not data:
         raise InputError(f"{name} is empty (0 bytes); expected a {FORMATS} image")
     head = data[:512].lstrip().lower()
     if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
         raise InputError(f"{name} is an SVG (vector) image; export it as PNG or JPEG first")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(_RAISE_ON_BOMB, Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            return _from_pil(image, name)
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError,
-            OSError, SyntaxError, ValueError, EOFError) as error:
+        image = _open(data, name)
+        if size is not None and image.format == "JPEG":
+            # decode at a fraction of the size where JPEG allows it (DCT scaling)
+            scale = _MARGIN * size / min(image.size)
+            image.draft(image.mode, (int(image.size[0] * scale) + 1,
+                                     int(image.size[1] * scale) + 1))
+        return _from_pil(image, name, size, owned=True)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         if isinstance(error, InputError):
             raise
         if isinstance(error, UnidentifiedImageError):
             kind = "text or HTML" if _looks_like_text(data) else "not a recognised image format"
             raise InputError(f"{name} is not an image ({kind}); expected a {FORMATS} file") from None
-        if isinstance(error, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
-            raise InputError(f"{name} declares an image too large to open safely ({error}); "
-                             f"the limit is {MAX_PIXELS:,} pixels") from None
         raise InputError(f"{name} is a damaged or truncated image ({error})") from None
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Image.open with Pillow's decompression-bomb check reported against MAX_PIXELS."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        found = _PIL_PIXELS.search(str(error))
+        declared = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise InputError(f"{name} declares an image of {declared}, more than the limit of "
+                         f"{MAX_PIXELS:,} pixels; downscale it first") from None
+
+
+def _shrink(image: Image.Image, size: int) -> Image.Image:
+    """Average blocks of pixels down to at least _MARGIN x `size` on the shorter side.
+
+    The exact antialiased resize to `size` follows on the small image, so the result
+    stays that of a resize of the full image while memory stays that of the small one.
+    """
+    factor = min(image.size) // (_MARGIN * size)
+    if factor < 2:
+        return image
+    if image.mode in ("P", "PA", "1", "I;16", "I;16B", "I;16L", "I;16N"):
+        # palette indices and bit-packed pixels cannot be averaged: convert first
+        alpha = image.mode == "PA" or (image.mode == "P" and "transparency" in image.info)
+        image = image.convert({"1": "L", "P": "RGBA" if alpha else "RGB", "PA": "RGBA"}.get(
+            image.mode, "I"))
+    return image.reduce(factor)
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -88,16 +126,23 @@ def _looks_like_text(data: bytes) -> bool:
     return True
 
 
-def _from_pil(image: Image.Image, name: str) -> torch.Tensor:
+def _from_pil(image: Image.Image, name: str, size: int | None = None,
+              owned: bool = False) -> torch.Tensor:
+    """`owned`: an image opened here, which may be changed in place (no full-size copy)."""
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise InputError(f"{name} is {width}x{height} pixels, more than the limit of "
-                         f"{MAX_PIXELS:,}; downscale it first")
+                         f"{MAX_PIXELS:,} pixels; downscale it first")
     if width < 2 or height < 2:
         raise InputError(f"{name} is {width}x{height} pixels; at least 2x2 is needed")
     image.seek(0)  # the first frame of an animation
     image.load()  # decode now: truncated data fails here, inside our error handling
-    image = ImageOps.exif_transpose(image)
+    if owned:
+        ImageOps.exif_transpose(image, in_place=True)
+    else:
+        image = ImageOps.exif_transpose(image)
+    if size is not None:
+        image = _shrink(image, size)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         pixels = np.asarray(image, dtype=np.float64) / 65535.0
         return _from_array(pixels.clip(0, 1), channels_first=False, what=name)

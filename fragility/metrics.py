@@ -3,8 +3,9 @@
 Every function takes torch tensors of maps (a single (H,W) map counts as a batch of one)
 and returns an (N,) tensor (center_of_mass: (N,2)), on the maps' device. The definitions
 follow Ghorbani, Abid & Zou (2019): rank correlation, top-k intersection and the shift of
-the center of mass, plus Pearson correlation, SSIM (Wang et al., 2004) and the share of
-the map inside an object mask.
+the center of mass, plus Pearson correlation, SSIM (Wang et al., 2004), the share of
+the map inside an object mask, and the two further similarities of Adebayo et al.'s sanity
+checks (2018): rank correlation of signed attributions and HOG similarity.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import torch.nn.functional as F
 from .errors import InputError
 from .validation import check_number
 
-__all__ = ["center_of_mass", "center_shift", "mass_in_mask", "pearson", "spearman", "ssim",
-           "top_k_intersection"]
+__all__ = ["center_of_mass", "center_shift", "hog_similarity", "mass_in_mask", "pearson",
+           "spearman", "spearman_signed", "ssim", "top_k_intersection"]
 
 # SSIM constants of Wang et al. (2004): Gaussian window sigma 1.5 truncated at 11x11.
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+# HOG of Adebayo et al.: scikit-image's defaults (9 orientations, 3x3-cell blocks, L2-Hys)
+# with 16-pixel cells on 299-pixel maps, about 19 cells a side; here the cell size is
+# chosen per map size to give HOG_CELLS cells a side.
+HOG_CELLS = 16
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -31,6 +36,17 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     a, b = _pair(a, b)
     return correlation(average_ranks(a.flatten(1)), average_ranks(b.flatten(1)))
+
+
+def spearman_signed(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spearman rank correlation of signed attributions, without absolute values.
+
+    Takes raw attributions (N,C,H,W), summed over channels as in Adebayo et al.'s code
+    (their "rank correlation, no abs"), or signed maps (N,H,W). Where `spearman` on
+    saliency maps asks whether the same pixels matter, this also asks whether they push
+    the class score the same way. NaN where a map is constant.
+    """
+    return spearman(_signed(a, "a"), _signed(b, "b"))
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -94,6 +110,34 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     index = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)) / (
         (mean_a ** 2 + mean_b ** 2 + c1) * (var_a + var_b + c2))
     return index.mean(dim=(1, 2, 3))
+
+
+def hog_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of the histograms of oriented gradients of each pair of maps.
+
+    Adebayo et al. (2018) compare maps by their HOG features, which describe edges and
+    their directions regardless of small shifts. Each map is scaled to peak 1 (maps are
+    non-negative), then `skimage.feature.hog` (9 orientations, 3x3-cell blocks, L2-Hys)
+    with cells of round(side / 16) pixels. The paper speaks of the Pearson correlation of
+    the features, used here; their notebook computed a rank correlation instead. NaN where
+    a map's features are constant (e.g. a constant map). Runs on the CPU, one map at a time.
+    """
+    from skimage.feature import hog
+
+    a, b = _pair(a, b)
+    if bool((a < 0).any()) or bool((b < 0).any()):
+        raise InputError("hog_similarity needs non-negative maps (saliency maps are |attribution| sums)")
+    height, width = a.shape[-2:]
+    cell = max(1, round(min(height, width) / HOG_CELLS))
+    blocks = min(3, height // cell, width // cell)
+
+    def features(maps: torch.Tensor) -> torch.Tensor:
+        arrays = _peak_one(maps).detach().cpu().double().numpy()
+        return torch.stack([torch.from_numpy(hog(array, orientations=9, pixels_per_cell=(cell, cell),
+                                                 cells_per_block=(blocks, blocks), block_norm="L2-Hys"))
+                            for array in arrays])
+
+    return correlation(features(a), features(b)).to(device=a.device, dtype=a.dtype)
 
 
 def mass_in_mask(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -173,6 +217,13 @@ def _maps(maps: object, name: str) -> torch.Tensor:
     if not maps.is_floating_point():
         maps = maps.double()
     return maps
+
+
+def _signed(values: object, name: str) -> torch.Tensor:
+    """(N,C,H,W) attributions summed over channels, or (N,H,W) / (H,W) signed maps as they are."""
+    if isinstance(values, torch.Tensor) and values.dim() == 4:
+        values = values.sum(dim=1)
+    return _maps(values, name)
 
 
 def _pair(a: object, b: object) -> tuple[torch.Tensor, torch.Tensor]:

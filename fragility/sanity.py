@@ -1,18 +1,28 @@
-"""Sanity checks by parameter randomisation (Adebayo et al., NeurIPS 2018).
+"""Sanity checks for saliency maps (Adebayo et al., NeurIPS 2018).
 
-If a saliency map barely changes when the model's weights are replaced by random ones,
-the map does not explain the model. `cascading_randomization` re-initialises the layers
-from the top (the logits layer) down to the first one, one more layer per step, and
-compares each step's maps with the original maps; `independent_randomization`
-re-initialises one layer at a time, the others keeping their trained weights.
+Model randomisation: if a saliency map barely changes when the model's weights are
+replaced by random ones, the map does not explain the model. `cascading_randomization`
+re-initialises the layers from the top (the logits layer) down to the first one, one more
+layer per step, and compares each step's maps with the original maps;
+`independent_randomization` re-initialises one layer at a time, the others keeping their
+trained weights.
+
+Data randomisation: `data_randomization` compares each method's maps on a model and on
+the same architecture trained on randomly permuted labels (the bundled one is
+`load_model("bundled-shuffled")`). A map that looks the same on both does not depend on
+what the labels taught the model.
+
+Both compare maps by the measures of the paper: Spearman rank correlation of the
+saliency maps (absolute values) and of the signed attributions (no absolute values),
+SSIM and HOG similarity, plus the top-k intersection of Ghorbani et al.
 
 Layers are the modules that hold parameters of their own (Conv2d, Linear, BatchNorm, ...),
 named as in `named_modules()` of the wrapped network (the names Grad-CAM's `layer` option
 takes), in that registration order, which is taken as forward order (true for
 `nn.Sequential` and for the usual models that define layers in the order they use them).
 
-The work is done on one `copy.deepcopy` of the model, so the caller's model is never
-touched; the copy costs as much memory again as the model's parameters and buffers.
+The randomisation works on one `copy.deepcopy` of the model, so the caller's model is
+never touched; the copy costs as much memory again as the model's parameters and buffers.
 """
 
 from __future__ import annotations
@@ -27,17 +37,31 @@ from torch import nn
 from . import metrics
 from ._json import jsonable
 from .errors import ConfigError, ModelError, unknown_name
-from .explainers import attribute, check_options, get_method, saliency_map
-from .models.model import Model, as_model
+from .explainers import attribute, check_options, get_method, methods as all_methods, saliency_map
+from .explainers._core import pick_target
+from .models.model import Model, as_model, evaluation
 from .validation import check_images, check_number
 
-__all__ = ["SanityResult", "cascading_randomization", "independent_randomization",
-           "parameterised_layers"]
+__all__ = ["DataRandomizationResult", "SanityResult", "cascading_randomization",
+           "data_randomization", "independent_randomization", "parameterised_layers", "similarity"]
 
-METRICS = ("spearman", "ssim", "top_k_intersection")
+METRICS = ("spearman", "spearman_signed", "ssim", "hog", "top_k_intersection")
 TOP_K_SHARE = 0.05          # default k: 5% of the pixels
-# Re-initialisation of a layer without reset_parameters(): Adebayo et al.'s truncated normal.
-INIT_STD = 0.01
+# How a layer's parameters are re-initialised; the keys are the values of `init`.
+INITS = {
+    "default": "each layer's own reset_parameters() (PyTorch's default init of that layer "
+               "type); normalisation layers (BatchNorm, GroupNorm, LayerNorm, InstanceNorm): "
+               "scale and shift ~ U(-1, 1), the default init of a layer with fan-in 1; other "
+               "layers without reset_parameters(): the truncated normal",
+    "truncated-normal": "every parameter (weights, biases, normalisation scales and shifts) "
+                        "~ N(0, 0.1^2) cut at two standard deviations, as the weights of "
+                        "Adebayo et al.'s CNN code",
+}
+TRUNCATED_STD = 0.1
+NORMALISATION = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm,
+                 nn.LayerNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
+BUFFERS_NOTE = ("buffers such as BatchNorm's running statistics keep their trained values "
+                "(Adebayo et al. re-initialised trainable variables only)")
 
 
 @dataclass
@@ -46,20 +70,54 @@ class SanityResult:
 
     Step i (1-based, as passed to the callback) is `layers[i - 1]`, `maps[i - 1]` and row
     i - 1 of each metric. Cascading: layers[:i] are all random at step i; independent:
-    only layers[i - 1] is. Spearman is NaN where a map is constant (e.g. a zero Grad-CAM).
+    only layers[i - 1] is. Spearman and HOG are NaN where a map is constant (e.g. a zero
+    Grad-CAM).
     """
     layers: list[str]                   # randomised layer per step, from the top down
     original_maps: torch.Tensor         # (N,H,W) maps of the unchanged model
     maps: list[torch.Tensor]            # one (N,H,W) tensor per step run
     metrics: dict[str, torch.Tensor]    # name -> (steps run, N): similarity to original_maps
-    labels: torch.Tensor                # (N,) the original predictions: the explained classes
+    labels: torch.Tensor                # (N,) the explained classes (`target`, else predicted)
+    predicted: torch.Tensor             # (N,) the unchanged model's predictions
     config: dict = field(default_factory=dict)   # JSON-able; reproduces the run
     stopped_early: bool = False         # the callback returned False
 
     def summary(self) -> dict:
         """JSON-able per-step metrics: {"layers": [...], name: [[per image] per step]}."""
         return {"layers": list(self.layers), "labels": self.labels.tolist(),
+                "predicted": self.predicted.tolist(),
                 **{name: value.tolist() for name, value in self.metrics.items()},
+                "stopped_early": self.stopped_early}
+
+
+@dataclass
+class DataRandomizationResult:
+    """Each method's maps on the trained and on the shuffled-label model, and how alike they are.
+
+    `metrics[method][name]` (N,) compares the two models' maps. `noise_floor[method][name]`
+    (N,) is the trained model compared with itself: the same method run again with fresh
+    noise where the method draws noise (SmoothGrad), exactly 1 for deterministic methods
+    (NaN where a map is constant). Maps that depend on what the model learned from the
+    labels sit well below their noise floor.
+    """
+    methods: list[str]                          # in the order run
+    original_maps: dict[str, torch.Tensor]      # method -> (N,H,W) on the trained model
+    shuffled_maps: dict[str, torch.Tensor]      # method -> (N,H,W) on the shuffled-label model
+    metrics: dict[str, dict[str, torch.Tensor]]
+    noise_floor: dict[str, dict[str, torch.Tensor]]
+    labels: torch.Tensor                        # (N,) the explained classes, on both models
+    predicted: torch.Tensor                     # (N,) the trained model's predictions
+    shuffled_predicted: torch.Tensor            # (N,) the shuffled-label model's predictions
+    config: dict = field(default_factory=dict)
+    stopped_early: bool = False
+
+    def summary(self) -> dict:
+        """JSON-able: {method: {"metrics": {name: [per image]}, "noise_floor": {...}}, ...}."""
+        return {"methods": {method: {"metrics": _lists(self.metrics[method]),
+                                     "noise_floor": _lists(self.noise_floor[method])}
+                            for method in self.methods},
+                "labels": self.labels.tolist(), "predicted": self.predicted.tolist(),
+                "shuffled_predicted": self.shuffled_predicted.tolist(),
                 "stopped_early": self.stopped_early}
 
 
@@ -67,30 +125,115 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, method: str 
                             seed: int = 0, method_options: dict | None = None,
                             layers: list[str] | None = None,
                             callback: Callable[[int, dict], object] | None = None,
-                            k: int | None = None) -> SanityResult:
+                            k: int | None = None, target=None,
+                            init: str = "default") -> SanityResult:
     """Randomise the layers from the top down, cumulatively, re-explaining after each.
 
     layers: dotted names to randomise (default: every layer with parameters); any order,
     they are run from the top of the model down. seed: the random weights (each layer
     gets its own seed, so a layer's random weights do not depend on which others are
-    chosen). k: pixels for top_k_intersection (default 5% of the pixels).
-    callback(step, row) after each layer, row = {"step", "layer", metric: [per image],
-    "maps"}; returning False stops and the result holds the steps run so far.
+    chosen). k: pixels for top_k_intersection (default 5% of the pixels). target: the
+    class explained, an int or one per image (default: the trained model's prediction);
+    every step explains the same class. init: "default" (each layer's PyTorch init,
+    BatchNorm scale and shift ~ U(-1, 1)) or "truncated-normal" (Adebayo et al.'s code);
+    see INITS. callback(step, row) after each layer, row = {"step", "layer", metric: [per
+    image], "maps"}; returning False stops and the result holds the steps run so far.
     """
-    return _run(model, images, method, seed, method_options, layers, callback, k, cascading=True)
+    return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
+                cascading=True)
 
 
 def independent_randomization(model: nn.Module, images: torch.Tensor, method: str = "gradient",
                               seed: int = 0, method_options: dict | None = None,
                               layers: list[str] | None = None,
                               callback: Callable[[int, dict], object] | None = None,
-                              k: int | None = None) -> SanityResult:
+                              k: int | None = None, target=None,
+                              init: str = "default") -> SanityResult:
     """Randomise one layer at a time (the others trained), top down; as the cascading one.
 
     A layer gets the same random weights here as in `cascading_randomization` with the
-    same seed.
+    same seed and init.
     """
-    return _run(model, images, method, seed, method_options, layers, callback, k, cascading=False)
+    return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
+                cascading=False)
+
+
+def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torch.Tensor,
+                       methods: list[str] | None = None, target=None,
+                       method_options: dict[str, dict] | None = None, k: int | None = None,
+                       callback: Callable[[int, dict], object] | None = None
+                       ) -> DataRandomizationResult:
+    """Adebayo et al.'s data randomisation test: each method on `model` and `shuffled_model`.
+
+    shuffled_model: the same architecture trained on permuted labels (for the bundled
+    model, `load_model("bundled-shuffled")`). Both explain the same class: `target` (an
+    int or one per image), else the trained model's prediction. methods: names (default:
+    every registered method); method_options: {method: {option: value}}; k as in the
+    model randomisation (default 5% of the pixels). callback(index, row) after each
+    method, row = {"index", "method", metric: [per image], "noise_floor": {...},
+    "original_maps", "shuffled_maps"}; returning False stops after that method.
+    """
+    names = _choose_methods(methods)
+    options = _method_options(names, method_options)
+    if callback is not None and not callable(callback):
+        raise ConfigError(f"callback must be callable(index, row) or None, got {type(callback).__name__}")
+    model, shuffled_model = as_model(model), as_model(shuffled_model)
+    images = check_images(images).detach().to(model.device)
+    height, width = images.shape[-2:]
+    k = _top_k(k, height, width)
+    with evaluation(model), evaluation(shuffled_model), torch.no_grad():
+        logits = model(images)
+        shuffled_logits = shuffled_model(images.to(shuffled_model.device))
+    if shuffled_logits.shape != logits.shape:
+        raise ModelError(f"the shuffled-label model must have the model's {logits.shape[1]} "
+                         f"classes, it has {shuffled_logits.shape[1]}")
+    predicted = logits.argmax(dim=1)
+    shuffled_predicted = shuffled_logits.argmax(dim=1).to(model.device)
+    labels = pick_target(logits, target)
+
+    result = DataRandomizationResult([], {}, {}, {}, {}, labels, predicted, shuffled_predicted)
+    for index, name in enumerate(names, start=1):
+        trained = attribute(model, images, name, target=labels, **options[name])
+        shuffled = attribute(shuffled_model, images.to(shuffled_model.device), name,
+                             target=labels.to(shuffled_model.device), **options[name])
+        again = _fresh_noise(model, images, name, labels, options[name], trained)
+        result.methods.append(name)
+        result.original_maps[name] = saliency_map(trained.attributions)
+        result.shuffled_maps[name] = saliency_map(shuffled.attributions).to(model.device)
+        result.metrics[name] = similarity(trained.attributions,
+                                          shuffled.attributions.to(model.device), k)
+        result.noise_floor[name] = similarity(trained.attributions, again, k)
+        if callback is not None:
+            row = {"index": index, "method": name, **_lists(result.metrics[name]),
+                   "noise_floor": _lists(result.noise_floor[name]),
+                   "original_maps": result.original_maps[name],
+                   "shuffled_maps": result.shuffled_maps[name]}
+            if callback(index, row) is False:
+                result.stopped_early = True
+                break
+    result.config = {
+        "test": "data randomisation", "model": model.name, "shuffled_model": shuffled_model.name,
+        "methods": names, "method_options": jsonable(options),
+        "target": None if target is None else labels.tolist(), "k": k, "images": len(images),
+        "image_size": [height, width], "device": str(images.device),
+        "noise_floor": "the trained model against itself, with independent noise for methods "
+                       "that draw noise (the attacks' scoring seeds); identical maps for the others",
+    }
+    return result
+
+
+def similarity(original: torch.Tensor, other: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
+    """The sanity-check measures between two sets of attributions (N,C,H,W): name -> (N,).
+
+    spearman, ssim, hog and top_k_intersection compare the saliency maps (|attribution|
+    summed over channels); spearman_signed compares the signed sums over channels.
+    """
+    a, b = saliency_map(original), saliency_map(other)
+    return {"spearman": metrics.spearman(a, b),
+            "spearman_signed": metrics.spearman_signed(original, other),
+            "ssim": metrics.ssim(a, b),
+            "hog": metrics.hog_similarity(a, b),
+            "top_k_intersection": metrics.top_k_intersection(a, b, k)}
 
 
 def parameterised_layers(model: nn.Module) -> list[str]:
@@ -99,84 +242,135 @@ def parameterised_layers(model: nn.Module) -> list[str]:
             if any(True for _ in module.parameters(recurse=False))]
 
 
-def _run(model, images, method, seed, method_options, layers, callback, k, *, cascading):
+def _run(model, images, method, seed, method_options, layers, callback, k, target, init, *,
+         cascading):
     spec = get_method(method)
     options = check_options(spec, dict(method_options or {}))
     seed = check_number(seed, "seed", low=0, integer=True)
+    init = _check_init(init)
     if callback is not None and not callable(callback):
         raise ConfigError(f"callback must be callable(step, row) or None, got {type(callback).__name__}")
     model = as_model(model)
     images = check_images(images).detach().to(model.device)
     height, width = images.shape[-2:]
-    k = max(1, round(TOP_K_SHARE * height * width)) if k is None else metrics.check_k(k, height * width)
+    k = _top_k(k, height, width)
     all_layers = parameterised_layers(model)
     chosen = _choose_layers(all_layers, layers)
     layer_seeds = _layer_seeds(seed, len(all_layers))
 
     order = chosen[::-1]          # from the top (logits) layer down
     work = _copy(model)
-    explanation = attribute(work, images, method, **options)
-    labels = explanation.logits.argmax(dim=1)
+    explanation = attribute(work, images, method, target=target, **options)
+    predicted = explanation.logits.argmax(dim=1)
+    labels = pick_target(explanation.logits, target)
     original_maps = saliency_map(explanation.attributions)
 
     steps_maps: list[torch.Tensor] = []
-    rows: list[torch.Tensor] = []
+    rows: list[dict[str, torch.Tensor]] = []
     stopped = False
     for step, name in enumerate(order, start=1):
         layer = work.net.get_submodule(name)
         saved = None if cascading else copy.deepcopy(layer.state_dict())
-        randomize(layer, layer_seeds[all_layers.index(name)])
-        maps = saliency_map(attribute(work, images, method, target=labels, **options).attributions)
+        randomize(layer, layer_seeds[all_layers.index(name)], init)
+        attributions = attribute(work, images, method, target=labels, **options).attributions
         if saved is not None:
             layer.load_state_dict(saved)
-        values = _similarity(original_maps, maps, k)
+        values = similarity(explanation.attributions, attributions, k)
+        maps = saliency_map(attributions)
         steps_maps.append(maps)
         rows.append(values)
         if callback is not None:
-            row = {"step": step, "layer": name,
-                   **{metric: value.tolist() for metric, value in zip(METRICS, values)}, "maps": maps}
+            row = {"step": step, "layer": name, **_lists(values), "maps": maps}
             if callback(step, row) is False:
                 stopped = True
                 break
 
-    n = images.shape[0]
-    table = torch.stack(rows)     # (steps run, metric, N); there is always at least one step
     config = {
         "mode": "cascading" if cascading else "independent", "method": method,
         "method_options": jsonable(options), "seed": seed, "layers": order,
-        "k": k, "model": model.name, "images": n, "image_size": [height, width],
+        "k": k, "target": None if target is None else labels.tolist(), "model": model.name,
+        "images": images.shape[0], "image_size": [height, width],
         "device": str(images.device), "dtype": str(original_maps.dtype).replace("torch.", ""),
-        "init": f"each layer's reset_parameters(), else truncated normal (std {INIT_STD}); "
-                "running statistics reset",
+        "init": init, "init_rule": f"{INITS[init]}; {BUFFERS_NOTE}",
     }
     return SanityResult(
         layers=order[:len(steps_maps)], original_maps=original_maps, maps=steps_maps,
-        metrics={metric: table[:, i] for i, metric in enumerate(METRICS)}, labels=labels,
-        config=config, stopped_early=stopped)
+        metrics={metric: torch.stack([row[metric] for row in rows]) for metric in METRICS},
+        labels=labels, predicted=predicted, config=config, stopped_early=stopped)
 
 
-def randomize(layer: nn.Module, seed: int) -> None:
-    """Re-initialise `layer`'s own parameters (and running statistics) in place, seeded.
+def randomize(layer: nn.Module, seed: int, init: str = "default") -> None:
+    """Re-initialise `layer`'s own parameters in place, seeded; see INITS for `init`.
 
-    Uses the layer's reset_parameters() where it has one (PyTorch's default init of that
-    layer type), else a truncated normal N(0, 0.01^2) cut at two std (Adebayo et al.).
-    The global random state is forked, so it is the same afterwards; the same seed gives
-    the same weights on the same device.
+    Buffers (BatchNorm's running statistics) are left as they are. The global random
+    state is forked, so it is the same afterwards; the same seed gives the same weights
+    on the same device.
     """
-    cuda = [index for index in {p.device.index for p in layer.parameters(recurse=False)
-                                if p.device.type == "cuda"} if index is not None]
+    init = _check_init(init)
+    parameters = list(layer.parameters(recurse=False))
+    cuda = [index for index in {p.device.index for p in parameters if p.device.type == "cuda"}
+            if index is not None]
     # Seed only the generators of the layer's devices, inside a fork that restores them.
     with torch.random.fork_rng(devices=cuda), torch.no_grad():
         torch.random.default_generator.manual_seed(seed)
         for index in cuda:
             torch.cuda.default_generators[index].manual_seed(seed)
-        if callable(getattr(layer, "reset_parameters", None)):
+        if init == "default" and isinstance(layer, NORMALISATION):
+            for parameter in parameters:          # a per-channel affine map: fan-in 1
+                nn.init.uniform_(parameter, -1.0, 1.0)
+        elif init == "default" and callable(getattr(layer, "reset_parameters", None)):
             layer.reset_parameters()
         else:
-            for parameter in layer.parameters(recurse=False):
-                nn.init.trunc_normal_(parameter, std=INIT_STD, a=-2 * INIT_STD, b=2 * INIT_STD)
-        if callable(getattr(layer, "reset_running_stats", None)):
-            layer.reset_running_stats()
+            for parameter in parameters:
+                nn.init.trunc_normal_(parameter, std=TRUNCATED_STD, a=-2 * TRUNCATED_STD,
+                                      b=2 * TRUNCATED_STD)
+
+
+def _check_init(init: object) -> str:
+    if init not in INITS:
+        raise unknown_name("init", init, list(INITS))
+    return init
+
+
+def _top_k(k, height: int, width: int) -> int:
+    return max(1, round(TOP_K_SHARE * height * width)) if k is None else metrics.check_k(k, height * width)
+
+
+def _choose_methods(names) -> list[str]:
+    if names is None:
+        return all_methods()
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"methods must be a list of method names, got {names!r}; choose "
+                          f"from: {', '.join(all_methods())}")
+    names = list(names)
+    for name in names:
+        get_method(name)                  # unknown names: a ConfigError listing the valid ones
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"methods must name each method once and at least one, got {names!r}")
+    return names
+
+
+def _method_options(names: list[str], given) -> dict[str, dict]:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(f"method_options names methods that are not run: {', '.join(unknown)}; "
+                          f"methods run: {', '.join(names)}")
+    return {name: check_options(get_method(name), dict(given.get(name) or {})) for name in names}
+
+
+def _fresh_noise(model: Model, images: torch.Tensor, method: str, labels: torch.Tensor,
+                 options: dict, trained) -> torch.Tensor:
+    """The method's attributions on `model` again with independent noise, if it draws any
+    (the seeds the attacks score with, so that the noise floor is the one they report)."""
+    spec = get_method(method)
+    if not spec.stochastic:
+        return trained.attributions
+    return attribute(model, images, method, target=labels, **spec.scoring_options(options)).attributions
+
+
+def _lists(values: dict[str, torch.Tensor]) -> dict[str, list]:
+    return {name: value.tolist() for name, value in values.items()}
 
 
 def _choose_layers(all_layers: list[str], layers) -> list[str]:
@@ -209,10 +403,3 @@ def _copy(model: Model) -> Model:
     except Exception as exc:  # a module that cannot be copied cannot be randomised safely
         raise ModelError(f"the sanity check works on a copy of the model, and copying "
                          f"{model.name} failed: {exc}") from exc
-
-
-def _similarity(original: torch.Tensor, maps: torch.Tensor, k: int) -> torch.Tensor:
-    """(len(METRICS), N) similarity of `maps` to the original maps."""
-    return torch.stack([metrics.spearman(original, maps), metrics.ssim(original, maps),
-                        metrics.top_k_intersection(original, maps, k)])
-

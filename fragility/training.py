@@ -1,10 +1,16 @@
 """Train the bundled model on the generated shapes and write its model card.
 
-    fragility train-bundled          (or: python -m fragility.training)
+    fragility train-bundled                   (or: python -m fragility.training)
+    fragility train-bundled --shuffle-labels  the data-randomisation control model
 
 Training is seeded and uses fresh images for every block of steps (drawn from seeds
 derived from --seed); the accuracy is measured on images from EVAL_SEED, a seed the
 training never draws from.
+
+With --shuffle-labels (Adebayo et al.'s data randomisation test) the same architecture is
+trained on one fixed set of generated images (rendered from the seed of the real model's
+first block of training data) whose labels are randomly permuted, epoch after epoch until
+it fits that set: it can only memorise, so it learns nothing about shapes.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ import argparse
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models.bundled import BUNDLED_PATH, INPUT_SIZE, MEAN, STD, build_net, save_bundled
+from .models.bundled import (BUNDLED_PATH, INPUT_SIZE, MEAN, STD, SHUFFLED_PATH, build_net,
+                             save_bundled)
 from .synthetic import CLASS_NAMES, make_dataset
 from .validation import check_number
 
@@ -28,6 +37,7 @@ EVAL_SEED = 999_999_937
 _STEPS_PER_BLOCK = 8  # one freshly rendered block of images serves this many steps
 _MAX_SEED = 9_999
 _MAX_STEPS = 100_000
+_SHUFFLE_SEED = 7_000_000   # + seed: the permutation of the shuffled labels
 
 
 def _block_seed(seed: int, block: int) -> int:
@@ -87,6 +97,80 @@ def train(steps: int = 600, batch_size: int = 128, lr: float = 3e-3, seed: int =
     return net.eval(), losses
 
 
+def shuffled_training_set(n: int = 512, seed: int = 0
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fixed training set of the shuffled-label model: (images, true labels, shuffled labels).
+
+    n images rendered from the seed of the real model's first block of training data
+    (`--seed` picks it); the shuffled labels are the true ones randomly permuted, so every
+    class keeps its count and about one image in ten keeps its true label by chance.
+    """
+    n = check_number(n, "n (training images)", low=2, integer=True)
+    seed = check_number(seed, "seed", low=0, high=_MAX_SEED, integer=True)
+    images, labels, _ = make_dataset(n, _block_seed(seed, 0), INPUT_SIZE)
+    permutation = torch.randperm(n, generator=torch.Generator().manual_seed(_SHUFFLE_SEED + seed))
+    return images, labels, labels[permutation]
+
+
+class ShuffledRun(NamedTuple):
+    net: nn.Module            # in eval mode
+    losses: list[float]       # per optimiser step
+    train_accuracy: float     # on the shuffled labels of its fixed training set, eval mode
+    epochs: int
+
+
+def train_shuffled(n: int = 512, max_steps: int = 3000, batch_size: int = 64, lr: float = 1e-3,
+                   seed: int = 0, target_accuracy: float = 0.99, check_every: int = 5,
+                   log: Callable[[str], None] | None = None) -> ShuffledRun:
+    """Fit the bundled architecture to `shuffled_training_set(n, seed)` (random labels).
+
+    Epochs over the fixed set (Adam, constant lr, no weight decay, fresh batch order each
+    epoch) until the training accuracy on the shuffled labels, measured in eval mode every
+    `check_every` epochs, reaches `target_accuracy`, or `max_steps` optimiser steps ran.
+    """
+    n = check_number(n, "n (training images)", low=2, integer=True)
+    max_steps = check_number(max_steps, "max_steps", low=1, high=_MAX_STEPS, integer=True)
+    batch_size = check_number(batch_size, "batch_size", low=2, high=n, integer=True)
+    lr = check_number(lr, "lr", low=0, low_inclusive=False)
+    seed = check_number(seed, "seed", low=0, high=_MAX_SEED, integer=True)
+    target_accuracy = check_number(target_accuracy, "target_accuracy", low=0, high=1)
+    check_every = check_number(check_every, "check_every", low=1, integer=True)
+    images, _, labels = shuffled_training_set(n, seed)
+    images = _normalise(images)
+    torch.manual_seed(seed)
+    net = build_net(len(CLASS_NAMES)).to(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    accuracy, epoch = 0.0, 0
+    with _deterministic():
+        while len(losses) < max_steps and accuracy < target_accuracy:
+            net.train()
+            for index in torch.randperm(n, generator=order).split(batch_size):
+                if len(index) < 2 or len(losses) == max_steps:   # batch norm needs two
+                    continue
+                loss = F.cross_entropy(net(images[index]), labels[index])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.item())
+            epoch += 1
+            if epoch % check_every == 0 or len(losses) == max_steps:
+                accuracy = _accuracy(net, images, labels)
+                if log:
+                    log(f"epoch {epoch} (step {len(losses)}/{max_steps})  loss "
+                        f"{sum(losses[-10:]) / len(losses[-10:]):.4f}  training accuracy {accuracy:.4f}")
+    return ShuffledRun(net.eval(), losses, accuracy, epoch)
+
+
+@torch.no_grad()
+def _accuracy(net: nn.Module, normalised: torch.Tensor, labels: torch.Tensor,
+              batch_size: int = 500) -> float:
+    net.eval()
+    predictions = torch.cat([net(chunk).argmax(1) for chunk in normalised.split(batch_size)])
+    return (predictions == labels).float().mean().item()
+
+
 @torch.no_grad()
 def evaluate(net: nn.Module, n: int = 2000, seed: int = EVAL_SEED, batch_size: int = 500
              ) -> tuple[float, dict[str, float]]:
@@ -105,22 +189,58 @@ def evaluate(net: nn.Module, n: int = 2000, seed: int = EVAL_SEED, batch_size: i
     return correct.float().mean().item(), per_class
 
 
+# Defaults of the two recipes: (steps, batch size, learning rate); steps is the maximum with
+# --shuffle-labels, which stops once it fits its training set.
+_RECIPES = {False: (600, 128, 3e-3), True: (3000, 64, 1e-3)}
+SHUFFLED_CARD = "MODEL_CARD-shuffled.md"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `train-bundled` options (also used by `python -m fragility.training`)."""
-    parser.add_argument("--steps", type=int, default=600, help="optimiser steps (default 600)")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per step (default 128)")
-    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimiser steps (default 600; with --shuffle-labels the most, default 3000)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="images per step (default 128; 64 with --shuffle-labels)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate, one-cycle (default 0.003); with --shuffle-labels "
+                             "the constant Adam rate (default 0.001)")
     parser.add_argument("--seed", type=int, default=0, help=f"training seed, 0..{_MAX_SEED}")
     parser.add_argument("--eval-images", type=int, default=2000,
                         help="fresh images (seed EVAL_SEED) the accuracy is measured on")
-    parser.add_argument("--output", type=Path, default=BUNDLED_PATH,
-                        help="where to write the safetensors checkpoint")
+    parser.add_argument("--shuffle-labels", action="store_true",
+                        help="train the data-randomisation control: a fixed set of generated "
+                             "images with permuted labels, until it fits them")
+    parser.add_argument("--train-images", type=int, default=512,
+                        help="with --shuffle-labels: size of the fixed training set (default 512)")
+    parser.add_argument("--target-accuracy", type=float, default=0.99,
+                        help="with --shuffle-labels: stop once the training accuracy on the "
+                             "shuffled labels reaches this (default 0.99)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where to write the safetensors checkpoint (default {BUNDLED_PATH}; "
+                             f"with --shuffle-labels {SHUFFLED_PATH})")
     parser.add_argument("--card", type=Path, default=None,
-                        help="where to write the model card (default: MODEL_CARD.md next to --output)")
+                        help=f"where to write the model card (default: MODEL_CARD.md, or "
+                             f"{SHUFFLED_CARD} with --shuffle-labels, next to --output)")
+
+
+def _with_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    args = argparse.Namespace(**vars(args))
+    steps, batch_size, lr = _RECIPES[bool(args.shuffle_labels)]
+    args.steps = steps if args.steps is None else args.steps
+    args.batch_size = batch_size if args.batch_size is None else args.batch_size
+    args.lr = lr if args.lr is None else args.lr
+    if args.output is None:
+        args.output = SHUFFLED_PATH if args.shuffle_labels else BUNDLED_PATH
+    if args.card is None:
+        args.card = args.output.parent / (SHUFFLED_CARD if args.shuffle_labels else "MODEL_CARD.md")
+    return args
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate, save the checkpoint and write the model card; returns the exit code."""
+    args = _with_defaults(args)
+    if args.shuffle_labels:
+        return _run_shuffled(args)
     start, cpu_start = time.perf_counter(), time.process_time()
     net, losses = train(args.steps, args.batch_size, args.lr, args.seed,
                         log=lambda line: print(line, flush=True))
@@ -131,13 +251,52 @@ def run(args: argparse.Namespace) -> int:
     print(f"accuracy on {args.eval_images} fresh images: {accuracy:.4f}  "
           f"(training took {train_seconds:.0f} s)")
     net = net.to(memory_format=torch.contiguous_format)
+    from .data import dataset_mean
+
     save_bundled(net, list(CLASS_NAMES), args.output,
                  extra={"accuracy": f"{accuracy:.4f}", "train_seconds": f"{train_seconds:.0f}",
-                        "steps": args.steps, "seed": args.seed})
-    card = args.card or args.output.parent / "MODEL_CARD.md"
-    card.write_text(model_card(args, net, accuracy, per_class, train_seconds, cpu_seconds,
-                               load, losses[-1]))
-    print(f"wrote {args.output} and {card}")
+                        "steps": args.steps, "seed": args.seed},
+                 dataset_mean=dataset_mean(args.seed, args.steps, args.batch_size))
+    args.card.write_text(model_card(args, net, accuracy, per_class, train_seconds, cpu_seconds,
+                                    load, losses[-1]))
+    print(f"wrote {args.output} and {args.card}")
+    return 0
+
+
+def _run_shuffled(args: argparse.Namespace) -> int:
+    from .models.bundled import load_bundled
+
+    # Explained against the same reference as the real model (IG and DeepLIFT): the mean
+    # image of the generator's data, stored with the real bundled checkpoint.
+    reference = load_bundled("cpu").dataset_mean
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = train_shuffled(args.train_images, args.steps, args.batch_size, args.lr, args.seed,
+                            args.target_accuracy, log=lambda line: print(line, flush=True))
+    train_seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
+    load = os.getloadavg()[1] if hasattr(os, "getloadavg") else float("nan")
+    images, true_labels, shuffled = shuffled_training_set(args.train_images, args.seed)
+    true_accuracy = _accuracy(result.net, _normalise(images), true_labels)
+    held_out, _ = evaluate(result.net, args.eval_images)
+    print(f"training accuracy {result.train_accuracy:.4f} on the shuffled labels after "
+          f"{result.epochs} epochs ({len(result.losses)} steps, {train_seconds:.0f} s); "
+          f"{held_out:.4f} on {args.eval_images} fresh images with true labels")
+    if result.train_accuracy < args.target_accuracy:
+        warnings.warn(f"the training accuracy {result.train_accuracy:.4f} stayed below "
+                      f"--target-accuracy {args.target_accuracy} in {args.steps} steps; raise "
+                      "--steps", stacklevel=2)
+    net = result.net.to(memory_format=torch.contiguous_format)
+    save_bundled(net, list(CLASS_NAMES), args.output,
+                 extra={"labels_shuffled": "true", "train_images": args.train_images,
+                        "train_accuracy": f"{result.train_accuracy:.4f}",
+                        "held_out_accuracy": f"{held_out:.4f}",
+                        "train_seconds": f"{train_seconds:.0f}", "steps": len(result.losses),
+                        "seed": args.seed},
+                 dataset_mean=reference)
+    kept = (true_labels == shuffled).float().mean().item()
+    args.card.write_text(shuffled_model_card(args, net, result, true_accuracy, held_out, kept,
+                                             train_seconds, cpu_seconds, load))
+    print(f"wrote {args.output} and {args.card}")
     return 0
 
 
@@ -160,6 +319,8 @@ object's pixels. Training draws {args.steps * args.batch_size:,} fresh images
 ({args.steps} steps of {args.batch_size}), from seeds derived from `--seed {args.seed}`: block b of
 {args.batch_size * _STEPS_PER_BLOCK:,} images ({_STEPS_PER_BLOCK} steps) is `make_dataset({args.batch_size * _STEPS_PER_BLOCK}, seed={_block_seed(args.seed, 0)} + b)`.
 `fragility.training_set("bundled", n, seed={args.seed})` returns the first n of these images.
+The checkpoint also stores the pixel-wise mean of all of them (`_dataset_mean`, 3x{INPUT_SIZE}x{INPUT_SIZE}),
+the fixed reference image of integrated gradients and DeepLIFT (`fragility.data.dataset_mean`).
 
 ## Architecture
 `fragility.models.bundled.build_net`: seven 3x3 convolutions (24, 32, 48, 64, 96, 128, 128
@@ -201,6 +362,64 @@ It knows only these generated shapes: on photos or anything outside the generato
 distribution its predictions are meaningless. Small, thin shapes (arrows, stars at the
 smallest scale) over busy backgrounds are its hardest cases. It is not a benchmark of
 anything beyond this demo.
+"""
+
+
+def shuffled_model_card(args: argparse.Namespace, net: nn.Module, result: ShuffledRun,
+                        true_accuracy: float, held_out: float, kept: float,
+                        train_seconds: float, cpu_seconds: float, load: float) -> str:
+    """The shuffled-label model's card, with the measured numbers of this run."""
+    parameters = sum(p.numel() for p in net.parameters())
+    command = (f"fragility train-bundled --shuffle-labels --train-images {args.train_images} "
+               f"--steps {args.steps} --batch-size {args.batch_size} --lr {args.lr} "
+               f"--seed {args.seed} --target-accuracy {args.target_accuracy} "
+               f"--eval-images {args.eval_images}")
+    return f"""# Model card: the shuffled-label control model
+
+## What it is for
+The data randomisation test of Adebayo et al., *Sanity Checks for Saliency Maps* (NeurIPS
+2018): the bundled architecture trained on generated shapes whose labels were randomly
+permuted. It can only memorise its training images, so it knows nothing about shapes. A
+saliency method whose maps look the same on this model and on the real bundled model
+(`MODEL_CARD.md`) shows the image, not what the model learned.
+`fg.load_model("bundled-shuffled")`; `fg.data_randomization(...)` compares the two.
+
+## Data
+{args.train_images} images generated by `fragility.synthetic.make_dataset`
+(`fragility.training.shuffled_training_set`, the seed of the real model's first block of
+training data for `--seed {args.seed}`), the same generator, sizes and classes as the real
+model's data. Their labels were permuted at random: each class keeps its count, and
+{kept:.1%} of the images keep their true label by chance.
+
+## Architecture
+`fragility.models.bundled.build_net`, as the real bundled model ({parameters:,} parameters),
+with the same input normalisation (mean {MEAN}, std {STD}). The checkpoint stores the real
+bundled checkpoint's mean image of the generator's data (`_dataset_mean`), so that integrated
+gradients and DeepLIFT explain both models against the same reference.
+
+## Training
+Adam, constant learning rate {args.lr}, no weight decay, batches of {args.batch_size},
+cross-entropy on the shuffled labels, a fresh batch order every epoch, seeded,
+`torch.use_deterministic_algorithms(True)`. The training accuracy (eval mode) was checked
+every 5 epochs and training stopped once it reached {args.target_accuracy:.0%}, or after
+{args.steps} steps. Exact command (from the repository root):
+
+    {command}
+
+It ran {result.epochs} epochs ({len(result.losses)} steps) in {train_seconds:.0f} s wall-clock and
+{cpu_seconds:.0f} CPU-seconds ({torch.get_num_threads()} threads, torch {torch.__version__}; the
+5-minute load average was {load:.1f} at the end, so the wall-clock time includes waiting for
+other jobs on the machine). Final training loss {result.losses[-1]:.4f}.
+
+## Accuracy
+| measured on | labels | accuracy |
+|---|---|---|
+| its {args.train_images} training images | the shuffled ones it was trained on | **{result.train_accuracy:.2%}** |
+| its {args.train_images} training images | the true ones | {true_accuracy:.2%} |
+| {args.eval_images} fresh images (seed {EVAL_SEED}) | the true ones | {held_out:.2%} (chance: 10%) |
+
+## Limitations
+A control for one test, nothing else: its predictions mean nothing.
 """
 
 

@@ -2,7 +2,8 @@
 
 Starts the dashboard, drives Debian's Chromium with Playwright in the light and the dark
 theme (Streamlit follows the browser's colour scheme), runs the default attack, the
-compare view, the sanity check and the influence page, and saves what a person would see.
+compare view, the sanity check (model and data randomisation), the influence page and the
+manipulated model, and saves what a person would see.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -67,6 +68,27 @@ def sanity(page, url: str, name: str) -> None:
     page.set_viewport_size(VIEWPORT)
 
 
+def data_randomization(page, url: str, name: str) -> None:
+    page.goto(f"{url}/sanity")
+    page.get_by_role("button", name="Compare every method").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Compare every method").click()
+    page.get_by_text(re.compile(r"^Compared \d+ methods")).wait_for(timeout=TIMEOUT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1900})   # down to the chart
+    page.wait_for_timeout(2500)        # let the chart finish drawing
+    page.screenshot(path=OUT / f"{name}.png", clip={"x": 0, "y": 620, "width": VIEWPORT["width"],
+                                                    "height": 1280})
+    page.set_viewport_size(VIEWPORT)
+
+
+def manipulated(page, url: str, name: str) -> None:
+    page.goto(f"{url}/manipulated")
+    page.get_by_text("manipulated: ").first.wait_for(timeout=TIMEOUT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1150})
+    page.wait_for_timeout(2000)
+    page.screenshot(path=OUT / f"{name}.png")
+    page.set_viewport_size(VIEWPORT)
+
+
 def influence(page, url: str, name: str) -> None:
     page.goto(f"{url}/influence")
     page.get_by_role("button", name="Run", exact=True).wait_for(timeout=TIMEOUT)
@@ -93,6 +115,8 @@ def main() -> None:
                     compare(page, url, "compare-light", steps=5)
                     sanity(page, url, "sanity-light")
                     influence(page, url, "influence-light")
+                    data_randomization(page, url, "data-randomization-light")
+                    manipulated(page, url, "manipulated-light")
                 context.close()
             browser.close()
     finally:

@@ -1,4 +1,5 @@
 import io
+import re
 import os
 import struct
 import zlib
@@ -222,3 +223,91 @@ def test_directories_and_missing_paths(tmp_path):
         load_image(tmp_path / "missing.png")
     with pytest.raises(InputError, match="no such"):
         load_image(os.fspath(tmp_path / "missing.jpg"))
+
+
+# --- large files: shrunk while decoded, one limit in every message ----------------------
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_large_file_shrunk_while_decoding_matches_a_full_resize(fmt):
+    rng = np.random.default_rng(3)
+    coarse = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    big = Image.fromarray(coarse).resize((1200, 900), Image.BICUBIC)
+    data = io.BytesIO()
+    big.save(data, fmt, quality=95)
+    shrunk = load_image(data.getvalue(), size=64)
+    full = load_image(np.asarray(Image.open(io.BytesIO(data.getvalue())).convert("RGB")), size=64)
+    _check(shrunk, 64, 64)
+    assert (shrunk - full).abs().mean() < 0.5 / 255
+    assert (shrunk - full).abs().max() < 2 / 255
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "LA"])
+def test_shrinking_keeps_colours_of_every_mode(mode):
+    size = 600
+    if mode == "P":
+        image = Image.new("P", (size, size), 1)
+        image.putpalette([0, 0, 0, 255, 0, 0] + [0, 0, 0] * 254)       # index 1 = red
+        expected = torch.tensor([1.0, 0, 0])
+    elif mode == "1":
+        image = Image.new("1", (size, size), 1)
+        expected = torch.ones(3)
+    elif mode == "I;16":
+        image = Image.fromarray(np.full((size, size), 30000, dtype=np.uint16))
+        expected = torch.full((3,), 30000 / 65535)
+    else:
+        image = Image.new("LA", (size, size), (0, 255))
+        expected = torch.zeros(3)
+    data = io.BytesIO()
+    image.save(data, "PNG")
+    shrunk = load_image(data.getvalue(), size=32)
+    torch.testing.assert_close(shrunk.mean(dim=(1, 2)), expected, atol=2e-3, rtol=0)
+
+
+def test_a_flat_40_megapixel_png_never_holds_full_size_floats(tmp_path):
+    # In a fresh process: the peak memory of decoding with size=64 stays far below one
+    # full-size float copy (6300 x 6300 x 3 x 4 bytes = 476 MB).
+    import subprocess
+    import sys
+    path = tmp_path / "flat.png"
+    Image.new("RGB", (6300, 6300), (200, 120, 40)).save(path, optimize=True)
+    script = (
+        "import resource, sys, fragility as fg\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "image = fg.load_image(sys.argv[1], size=64)\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(tuple(image.shape), (after - before) // 1024)\n")
+    output = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                            text=True, check=True).stdout.split()
+    shape, growth_mb = output[0] + output[1] + output[2], int(output[3])
+    assert shape == "(3,64,64)"
+    assert growth_mb < 250, growth_mb     # the 8-bit decode itself is 119 MB
+
+
+def test_bomb_messages_state_one_limit():
+    from fragility.images import MAX_PIXELS
+    for side, declared in ((30_000, "900,000,000"), (10_000, "100,000,000")):
+        with pytest.raises(InputError) as raised:
+            load_image(_png_declaring(side, side), name="bomb.png")
+        message = str(raised.value)
+        assert f"bomb.png declares an image of {declared} pixels" in message
+        assert re.findall(r"\d[\d,]{6,}", message) == [declared, f"{MAX_PIXELS:,}"]
+    with pytest.raises(InputError, match=r"7000x7000 pixels, more than the limit of 40,000,000 "
+                                         r"pixels; downscale"):
+        load_image(_png_declaring(7000, 7000))
+
+
+def test_every_listed_format_is_read_and_named_in_the_message(tmp_path):
+    from fragility.images import EXTENSIONS, FORMATS
+    words = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF",
+             "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
+    assert set(EXTENSIONS) == set(words)
+    for extension in EXTENSIONS:
+        assert words[extension] in FORMATS
+        path = _save(Image.fromarray(_gradient_rgb()), tmp_path / f"x.{extension}")
+        _check(load_image(path), 30, 40)
+
+
+def test_bytes_are_named_in_messages():
+    with pytest.raises(InputError, match=r"^holiday\.png is not an image"):
+        load_image(b"\x00\x01garbage" * 50, name="holiday.png")

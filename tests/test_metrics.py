@@ -5,6 +5,7 @@ import pytest
 import scipy.ndimage
 import scipy.stats
 import torch
+from skimage.feature import hog
 from skimage.metrics import structural_similarity
 
 from fragility import metrics
@@ -107,6 +108,58 @@ def test_ssim_matches_skimage(shape):
     assert float(metrics.ssim(a, b)[0]) > 0.5 > float(metrics.ssim(a, b)[1])
 
 
+def test_spearman_signed_matches_scipy_on_attributions_summed_over_channels():
+    generator = torch.Generator().manual_seed(20)
+    a = torch.randn(3, 3, 10, 10, generator=generator, dtype=torch.float64)
+    b = torch.randn(3, 3, 10, 10, generator=generator, dtype=torch.float64)
+    b[0] = a[0] + 0.3 * b[0]
+    expected = [scipy.stats.spearmanr(x.sum(axis=0).ravel(), y.sum(axis=0).ravel()).statistic
+                for x, y in zip(a.numpy(), b.numpy())]
+    np.testing.assert_allclose(metrics.spearman_signed(a, b).numpy(), expected, rtol=1e-10)
+    # (N,H,W) signed maps are taken as they are
+    assert torch.equal(metrics.spearman_signed(a.sum(dim=1), b.sum(dim=1)), metrics.spearman_signed(a, b))
+
+
+def test_spearman_signed_sees_a_sign_flip_that_spearman_on_magnitudes_does_not():
+    a = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(21), dtype=torch.float64)
+    flipped = -a
+    assert torch.allclose(metrics.spearman_signed(a, flipped), -torch.ones(2, dtype=torch.float64))
+    magnitude = a.abs().sum(dim=1)
+    assert torch.allclose(metrics.spearman(magnitude, flipped.abs().sum(dim=1)),
+                          torch.ones(2, dtype=torch.float64))
+
+
+def skimage_hog_similarity(x, y):
+    """Independent reference: skimage HOG of each map scaled to peak 1, scipy's Pearson."""
+    cell = max(1, round(min(x.shape) / 16))
+    blocks = min(3, x.shape[0] // cell, x.shape[1] // cell)
+
+    def features(m):
+        return hog(m / m.max(), orientations=9, pixels_per_cell=(cell, cell),
+                   cells_per_block=(blocks, blocks), block_norm="L2-Hys")
+    return scipy.stats.pearsonr(features(x), features(y)).statistic
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (2, 16, 16), (2, 30, 45)])
+def test_hog_similarity_matches_skimage_and_scipy(shape):
+    a, b = random_maps(30, shape), random_maps(31, shape)
+    smooth = torch.nn.functional.avg_pool2d(a[:1], 5, stride=1, padding=2)
+    a[0] = smooth[0]
+    b[0] = smooth[0] * 3 + 0.02 * b[0]           # a similar pair, at another scale
+    expected = [skimage_hog_similarity(x, y) for x, y in zip(a.numpy(), b.numpy())]
+    ours = metrics.hog_similarity(a, b)
+    assert ours.dtype == torch.float64 and ours.shape == (shape[0],)
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-10)
+    assert float(ours[0]) > 0.8 and abs(float(ours[1])) < 0.3
+    assert torch.allclose(metrics.hog_similarity(a, a), torch.ones(shape[0], dtype=torch.float64))
+
+
+def test_hog_similarity_of_a_constant_map_is_nan():
+    a = random_maps(32, (2, 16, 16))
+    constant = torch.full_like(a, 1 / 256)
+    assert torch.isnan(metrics.hog_similarity(a, constant)).all()
+
+
 def test_mass_in_mask():
     maps = random_maps(10, (2, 6, 6))
     mask = torch.zeros(6, 6, dtype=torch.bool)
@@ -138,3 +191,7 @@ def test_bad_input():
         metrics.pearson([[1.0]], a)
     with pytest.raises(InputError, match="non-negative"):
         metrics.ssim(-a, a)
+    with pytest.raises(InputError, match="non-negative"):
+        metrics.hog_similarity(a, -a)
+    with pytest.raises(InputError, match="same shape"):
+        metrics.spearman_signed(torch.zeros(2, 3, 6, 6), a[:, :5])

@@ -4,11 +4,12 @@ import copy
 import json
 
 import pytest
+import scipy.stats
 import torch
 from torch import nn
 
 import fragility as fg
-from fragility.explainers import get_method, methods
+from fragility.explainers import get_method, methods, saliency_map
 from fragility.sanity import (_layer_seeds, cascading_randomization, independent_randomization,
                               parameterised_layers, randomize)
 from nets import FunctionalCNN, make_cnn
@@ -33,7 +34,7 @@ def test_shapes_order_and_original_maps(cnn, images):
     assert torch.equal(result.original_maps, fg.explain(cnn, images, "gradient"))
     assert torch.equal(result.labels, cnn(images).argmax(dim=1))
     assert len(result.maps) == 3 and all(maps.shape == (3, 16, 16) for maps in result.maps)
-    assert set(result.metrics) == {"spearman", "ssim", "top_k_intersection"}
+    assert set(result.metrics) == {"spearman", "spearman_signed", "ssim", "hog", "top_k_intersection"}
     assert all(value.shape == (3, 3) for value in result.metrics.values())
     assert result.config["k"] == round(0.05 * 16 * 16)
     json.dumps(result.config)
@@ -57,17 +58,93 @@ def test_gradient_maps_lose_their_ranking_once_every_layer_is_random(make, image
     assert (result.metrics["top_k_intersection"][-1] < 0.5).all()
 
 
-def test_a_layer_reset_to_its_own_init_changes_nothing(images):
-    # A fresh BatchNorm in eval mode is at its init: "randomising" it is the identity,
-    # so every similarity must be exactly perfect (the metrics are not trivially low).
+def bn_net():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                        nn.Flatten(), nn.Linear(4 * 16 * 16, 5)).double().eval()
+                        nn.Flatten(), nn.Linear(4 * 16 * 16, 5)).double()
+    net.train()
+    net(torch.rand(8, 3, 16, 16, dtype=torch.float64))   # trained-looking running statistics
+    return net.eval()
+
+
+def test_batch_norm_gets_a_random_scale_and_shift_and_keeps_its_statistics(images):
+    # PyTorch's own BatchNorm init (scale 1, shift 0, statistics reset) would make the layer
+    # an identity and the "randomised" maps equal to the trained ones.
+    net = bn_net()
+    layer = copy.deepcopy(net[1])
+    randomize(layer, seed=3)
+    for parameter in (layer.weight, layer.bias):
+        assert (parameter.abs() <= 1).all() and parameter.unique().numel() == 4
+    assert torch.equal(layer.running_mean, net[1].running_mean)
+    assert torch.equal(layer.running_var, net[1].running_var)
     result = cascading_randomization(net, images, layers=["1"])
     assert result.layers == ["1"]
-    assert torch.allclose(result.maps[0], result.original_maps, rtol=0, atol=1e-15)
-    assert torch.allclose(result.metrics["spearman"][0], torch.ones(3, dtype=torch.float64))
-    assert torch.equal(result.metrics["top_k_intersection"][0], torch.ones(3, dtype=torch.float64))
+    assert (result.metrics["spearman"][0] < 0.99).all()
+    assert not torch.allclose(result.maps[0], result.original_maps)
+
+
+def test_truncated_normal_init_draws_every_parameter_from_it():
+    # The reference distribution from scipy: N(0, 0.1^2) cut at two standard deviations.
+    layer = nn.Linear(3 * 16 * 16, 5).double()
+    randomize(layer, seed=4, init="truncated-normal")
+    values = torch.cat([layer.weight.flatten(), layer.bias]).detach().numpy()
+    assert abs(values).max() <= 0.2
+    reference = scipy.stats.truncnorm(-2, 2, scale=0.1)
+    assert scipy.stats.kstest(values, reference.cdf).pvalue > 0.01
+    assert values.std() == pytest.approx(reference.std(), rel=0.05)
+    norm = nn.BatchNorm2d(64)
+    randomize(norm, seed=5, init="truncated-normal")
+    assert (norm.weight.abs() <= 0.2).all() and norm.weight.std() < 0.15    # not ones
+    assert torch.equal(norm.running_var, torch.ones(64))
+
+
+def test_init_is_recorded_and_changes_the_random_weights(cnn, images):
+    default = cascading_randomization(cnn, images, seed=1)
+    truncated = cascading_randomization(cnn, images, seed=1, init="truncated-normal")
+    assert default.config["init"] == "default" and truncated.config["init"] == "truncated-normal"
+    assert "U(-1, 1)" in default.config["init_rule"] and "running statistics" in default.config["init_rule"]
+    assert not torch.equal(default.maps[0], truncated.maps[0])
+    with pytest.raises(fg.ConfigError, match="'xavier'.*default, truncated-normal"):
+        cascading_randomization(cnn, images, init="xavier")
+
+
+def test_each_metric_is_the_metric_function_of_the_maps_and_signed_attributions(cnn, images):
+    result = cascading_randomization(cnn, images, layers=["6"], seed=2)
+    original = fg.attribute(cnn, images, "gradient").attributions
+    net = copy.deepcopy(cnn)
+    randomize(net[6], _layer_seeds(2, 3)[2])
+    random = fg.attribute(net, images, "gradient", target=result.labels).attributions
+    assert torch.allclose(result.maps[0], saliency_map(random))
+    expected = {"spearman": fg.metrics.spearman(saliency_map(original), saliency_map(random)),
+                "spearman_signed": fg.metrics.spearman_signed(original, random),
+                "ssim": fg.metrics.ssim(saliency_map(original), saliency_map(random)),
+                "hog": fg.metrics.hog_similarity(saliency_map(original), saliency_map(random)),
+                "top_k_intersection": fg.metrics.top_k_intersection(
+                    saliency_map(original), saliency_map(random), result.config["k"])}
+    assert set(result.metrics) == set(expected)
+    for name, value in expected.items():
+        torch.testing.assert_close(result.metrics[name][0], value)
+
+
+def test_a_chosen_class_is_explained_at_every_step(images):
+    # A linear model: the gradient of class c is its weight row c, before and after.
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 5)).double().eval()
+    predicted = net(images).argmax(dim=1)
+    target = int((predicted[0] + 1) % 5)
+    result = cascading_randomization(net, images, seed=7, target=target)
+    assert result.labels.tolist() == [target] * 3 and torch.equal(result.predicted, predicted)
+    row = net[1].weight.detach()[target].reshape(3, 16, 16).abs().sum(dim=0)
+    torch.testing.assert_close(result.original_maps, (row / row.sum()).expand(3, 16, 16))
+    random_net = copy.deepcopy(net)
+    randomize(random_net[1], _layer_seeds(7, 1)[0])
+    row = random_net[1].weight.detach()[target].reshape(3, 16, 16).abs().sum(dim=0)
+    torch.testing.assert_close(result.maps[0], (row / row.sum()).expand(3, 16, 16))
+    assert result.config["target"] == [target] * 3
+    per_image = cascading_randomization(net, images, target=torch.tensor([0, 1, 2]))
+    assert per_image.labels.tolist() == [0, 1, 2]
+    with pytest.raises(fg.InputError, match=r"\[0, 4\]"):
+        cascading_randomization(net, images, target=5)
 
 
 def test_the_original_class_stays_the_explained_one(images):

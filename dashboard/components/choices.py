@@ -9,7 +9,8 @@ import torch
 
 import fragility as fg
 
-from . import state
+from . import state, uploads
+from .failures import escape
 
 PAPER = ("Ghorbani, Abid & Zou, *Interpretation of Neural Networks is Fragile*, "
          "AAAI 2019 ([arXiv:1710.10547](https://arxiv.org/abs/1710.10547))")
@@ -91,68 +92,79 @@ def sidebar() -> Choices:
 
 
 def _model(choices: Choices) -> None:
+    """The model, with optional labels; a problem goes to `choices.errors` (shown once, on
+    the page) and leaves no model."""
     st.header("Model")
     source = st.radio("Model source", ["Bundled (offline)", "Torchvision zoo", "Your own file"],
                       key="model_source", label_visibility="collapsed")
-    labels_file = None
     try:
         if source == "Bundled (offline)":
             choices.model, choices.model_key = state.named_model("bundled"), "bundled"
         elif source == "Torchvision zoo":
-            zoo = [name for name in model_names() if name != "bundled"]
+            zoo = [name for name in model_names() if not name.startswith("bundled")]
             name = st.selectbox("Architecture", zoo, key="zoo_model")
             choices.model_key, choices.model_code = name, f'fg.load_model("{name}")'
             choices.model = state.named_model(name)
         else:
             _own_model(choices)
+            return
+        _relabel(choices, _labels_uploader("labels_file"))
     except fg.FragilityError as error:
         choices.model = None
-        choices.errors.append(f"{error}\n\nThe bundled model works offline: choose "
-                              "**Bundled (offline)** above.")
-        st.error(str(error))
+        hint = ("\n\nThe bundled model works offline: choose **Bundled (offline)** above."
+                if source == "Torchvision zoo" else "")
+        choices.errors.append(escape(str(error)) + hint)
+
+
+def _labels_uploader(key: str):
+    return st.file_uploader("Labels (optional .txt or .json)", type=list(uploads.LABEL_TYPES),
+                            key=key, help="One class name per line (.txt), or a JSON list of "
+                            "names or mapping from class index to name; at most "
+                            f"{uploads.limit_text('labels')}.")
+
+
+def _relabel(choices: Choices, upload) -> None:
+    """The chosen model with the class names of an uploaded labels file, if any."""
+    if upload is None:
         return
-    if source != "Your own file":
-        labels_file = st.file_uploader("Labels (optional .txt or .json)", type=["txt", "json"],
-                                       key="labels_file")
-        if labels_file is not None and choices.model is not None:
-            try:
-                labels = state.parse_labels(labels_file.getvalue(), labels_file.name)
-                labels_key = state.digest(labels_file.getvalue())
-                choices.model = state.relabelled(choices.model_key, labels_key, labels)
-                choices.model_key += f"+labels:{labels_key}"
-            except (ValueError, UnicodeDecodeError) as error:
-                st.error(f"Could not read labels from {labels_file.name}: {error}. "
-                         "Use one label per line (.txt) or a JSON list.")
+    data = upload.getvalue()             # load_labels checks the size and names the limit
+    classes = choices.model.classes or len(choices.model.labels or []) or None
+    labels = fg.load_labels(data, name=upload.name, classes=classes)
+    labels_key = state.digest(data)
+    choices.model = state.relabelled(choices.model_key, labels_key, choices.model, labels)
+    choices.model_key += f"+labels:{labels_key}"
 
 
 def _own_model(choices: Choices) -> None:
-    kind = st.radio("File type", ["TorchScript", "State dict"], horizontal=True, key="own_kind")
-    architecture = None
+    kind = st.radio("File type", ["State dict", "TorchScript"], horizontal=True, key="own_kind",
+                    help="A state dict holds only weights, for one of the listed "
+                         "architectures; a TorchScript file holds a whole model, code included.")
+    architecture, input_size = None, None
     if kind == "State dict":
-        architecture = st.selectbox("Architecture", [n for n in model_names() if n != "bundled"]
+        architecture = st.selectbox("Architecture", [n for n in model_names()
+                                                     if not n.startswith("bundled")]
                                     + ["bundled"], key="own_architecture")
-    upload = st.file_uploader("Model file", type=["pt", "pth", "ts", "safetensors", "bin"],
-                              key="own_model_file")
-    labels_file = st.file_uploader("Labels (optional .txt or .json)", type=["txt", "json"],
-                                   key="own_labels_file")
+    elif not uploads.torchscript_allowed():
+        choices.errors.append(uploads.torchscript_off_message())
+        return
+    else:
+        input_size = int(st.number_input("Input size (pixels)", 8, 1024, state.IMAGE_SIZE,
+                                         key="own_input_size",
+                                         help="The side of the square images your model takes."))
+    upload = st.file_uploader(
+        "Model file", type=list(uploads.MODEL_TYPES), key="own_model_file",
+        help=f"{uploads.type_list(uploads.MODEL_TYPES)}; at most {uploads.limit_text('model')}.")
+    labels_file = _labels_uploader("own_labels_file")
     if upload is None:
         choices.errors.append("Upload a model file in the sidebar (or choose the bundled model).")
         return
-    labels = None
-    labels_key = "none"
-    if labels_file is not None:
-        try:
-            labels = state.parse_labels(labels_file.getvalue(), labels_file.name)
-            labels_key = state.digest(labels_file.getvalue())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise fg.InputError(f"could not read labels from {labels_file.name}: {error}; use "
-                                "one label per line (.txt) or a JSON list") from error
-    data = upload.getvalue()
+    data = uploads.read(upload, "model")
     digest = state.digest(data)
-    choices.model = state.uploaded_model(digest, upload.name, architecture, labels_key, data, labels)
-    choices.model_key = f"upload:{digest}:{architecture}:{labels_key}"
-    choices.model_code = (f'fg.load_model("{upload.name}")' if architecture is None
-                          else f'fg.load_model("{architecture}", weights="{upload.name}")')
+    choices.model = state.uploaded_model(digest, upload.name, architecture, input_size, data)
+    choices.model_key = f"upload:{digest}:{architecture}:{input_size}"
+    choices.model_code = (f"fg.load_model({upload.name!r})" if architecture is None
+                          else f"fg.load_model({architecture!r}, weights={upload.name!r})")
+    _relabel(choices, labels_file)
 
 
 def model_names() -> list[str]:
@@ -167,42 +179,45 @@ def _samples_for(model: fg.Model) -> list:
 def _image(choices: Choices) -> None:
     st.header("Image")
     model = choices.model
-    size = model.input_size
+    size = model.input_size or state.IMAGE_SIZE
     try:
         gallery = _samples_for(model)
     except fg.FragilityError as error:
-        st.error(str(error))
+        choices.errors.append(escape(str(error)))
         gallery = []
     names = [sample.name for sample in gallery] + [UPLOAD]
     titles = {sample.name: sample.title for sample in gallery}
     if gallery:
-        st.image([sample.load(size=size).permute(1, 2, 0).numpy() for sample in gallery[:12]],
-                 width=44)
+        st.image([state.sample_image(sample.name, size).permute(1, 2, 0).numpy()
+                  for sample in gallery[:12]], width=44)
     if st.session_state.get("image_choice") not in names:
         st.session_state.pop("image_choice", None)
     name = st.selectbox("Sample", names, key="image_choice",
                         format_func=lambda n: titles.get(n, n))
     try:
         if name == UPLOAD:
-            upload = st.file_uploader("Image file", type=["png", "jpg", "jpeg", "webp", "bmp"],
-                                      key="image_file")
+            upload = st.file_uploader(
+                "Image file", type=list(uploads.IMAGE_TYPES), key="image_file",
+                help=f"{uploads.IMAGE_FORMATS}; at most {uploads.limit_text('image')}; "
+                     f"shrunk to {size}x{size} pixels for the model.")
             if upload is None:
+                st.session_state.pop("uploaded_image", None)
                 choices.errors.append("Upload an image in the sidebar, or pick a sample.")
                 return
-            choices.image = fg.load_image(upload.getvalue(), size=size)
-            choices.image_code = f'fg.load_image("{upload.name}", size=model.input_size)'
+            choices.image = state.uploaded_image(uploads.read(upload, "image"), upload.name, size)
+            choices.image_code = f"fg.load_image({upload.name!r}, size=model.input_size)"
         else:
+            st.session_state.pop("uploaded_image", None)
             sample = next(s for s in gallery if s.name == name)
             choices.sample = sample
-            choices.image = sample.load(size=size)
+            choices.image = state.sample_image(name, size)
             choices.mask = sample.load_mask(size=choices.image.shape[-1])
             choices.image_code = (f'next(s for s in fg.samples() if s.name == "{name}")'
                                   ".load(size=model.input_size)")
         choices.image_key = state.digest(choices.image)
     except fg.FragilityError as error:
         choices.image = None
-        choices.errors.append(str(error))
-        st.error(str(error))
+        choices.errors.append(escape(str(error)))
 
 
 def _method(choices: Choices) -> None:

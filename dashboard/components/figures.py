@@ -85,8 +85,14 @@ def center_path(saliency: torch.Tensor, path: list[tuple[float, float]],
 
 
 # The sanity check's similarity measures: title and colour of each line.
-SANITY_METRICS = {"spearman": "Spearman ρ", "ssim": "SSIM", "top_k_intersection": "Top-k intersection"}
-SANITY_COLORS = {"spearman": ATTACK_COLOR, "ssim": RANDOM_COLOR, "top_k_intersection": "#10B981"}
+SANITY_METRICS = {"spearman": "Spearman ρ", "spearman_signed": "Spearman ρ, signed (no abs)",
+                  "ssim": "SSIM", "hog": "HOG similarity", "top_k_intersection": "Top-k intersection"}
+SANITY_COLORS = {"spearman": ATTACK_COLOR, "spearman_signed": "#A855F7", "ssim": RANDOM_COLOR,
+                 "hog": "#EAB308", "top_k_intersection": "#10B981"}
+
+
+def sanity_title(name: str, k: int | None = None) -> str:
+    return f"Top-{k} intersection" if name == "top_k_intersection" and k else SANITY_METRICS[name]
 
 
 def per_layer(layers: list[str], values: dict[str, list[float]], x_title: str,
@@ -98,15 +104,41 @@ def per_layer(layers: list[str], values: dict[str, list[float]], x_title: str,
     figure = go.Figure()
     figure.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
     lowest = 0.0
-    for name, title in SANITY_METRICS.items():
+    for name in SANITY_METRICS:
         ys = [None if value != value else value for value in values[name]]
         lowest = min([lowest, *(y for y in ys if y is not None)])
-        label = f"Top-{k} intersection" if name == "top_k_intersection" and k else title
-        figure.add_trace(go.Scatter(x=layers, y=ys, name=label, mode="lines+markers",
+        figure.add_trace(go.Scatter(x=layers, y=ys, name=sanity_title(name, k), mode="lines+markers",
                                     line=dict(color=SANITY_COLORS[name], width=4),
                                     marker=dict(size=9)))
     figure = _layout(figure, "Similarity to the trained network's map", x_title, "",
                      (lowest - 0.05, 1.05))
     figure.update_layout(height=380)
     figure.update_xaxes(type="category")
+    return figure
+
+
+def per_method(methods: list[str], values: dict[str, list[float]],
+               floors: dict[str, list[float]], k: int | None = None) -> go.Figure:
+    """Each similarity measure per method (bars) with its noise floor (a tick on each bar).
+
+    values[name][i] compares method i's maps on two models; floors[name][i] is method i
+    against itself (fresh noise). NaN is left out.
+    """
+    figure = go.Figure()
+    figure.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
+    lowest = 0.0
+    for index, name in enumerate(SANITY_METRICS):
+        ys = [None if value != value else value for value in values[name]]
+        lowest = min([lowest, *(y for y in ys if y is not None)])
+        figure.add_trace(go.Bar(x=methods, y=ys, name=sanity_title(name, k), offsetgroup=index,
+                                marker=dict(color=SANITY_COLORS[name])))
+        floor = [None if value != value else value for value in floors[name]]
+        figure.add_trace(go.Scatter(x=methods, y=floor, mode="markers", offsetgroup=index,
+                                    name="noise floor", legendgroup="floor",
+                                    showlegend=index == 0,
+                                    marker=dict(symbol="line-ew-open", size=18, color="gray",
+                                                line=dict(width=3, color="gray"))))
+    figure = _layout(figure, "Similarity of the trained and the shuffled-label model's maps",
+                     "", "", (lowest - 0.05, 1.05))
+    figure.update_layout(height=400, barmode="group", scattermode="group")
     return figure

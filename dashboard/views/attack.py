@@ -10,6 +10,7 @@ import fragility as fg
 
 from ..components import export, figures, panels, state
 from ..components.choices import Choices
+from ..components.failures import escape
 
 REFRESH_SECONDS = 0.35      # live redraws while an attack runs (about 3 per second)
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
@@ -41,7 +42,7 @@ def render(choices: Choices) -> None:
     elif job.running:
         _live(job, choices, opacity)
     elif job.error:
-        st.error(job.error)
+        state.show_error(job)
     elif job.result is None or job.result[0] is None:
         st.warning("Stopped during the random-sign baseline, before the attack started. "
                    "Press Run attack again.")
@@ -107,7 +108,7 @@ def _before(choices: Choices, opacity: float) -> None:
     try:
         saliency, prediction = _original(choices)
     except fg.FragilityError as error:
-        st.error(str(error))
+        st.error(escape(str(error)))
         return
     columns = st.columns(5)
     columns[0].image(panels.to_pil(choices.image), caption=f"Original: {_label(prediction)}",
@@ -177,7 +178,7 @@ def _live(job: state.Job, choices: Choices, opacity: float) -> None:
         if right.button("Stop", icon=":material/stop:", key="stop_attack", width="stretch"):
             job.stop.set()
         original = _cached_original(choices)
-        if original is None:
+        if original is None or job.waiting:    # in the queue: its place in line is enough
             return
         original_map, prediction = original
         snapshot = job.snapshot
@@ -204,8 +205,8 @@ def _original_key(choices: Choices) -> str:
 def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
     result, baseline = job.result
     if result.stopped_early:
-        st.warning(f"Stopped after {result.steps_run} of {choices.steps} steps: "
-                   "showing the best perturbation found so far.")
+        st.warning(f"Stopped after {result.steps_run} of {choices.steps} steps"
+                   f"{state.stop_note(job)}: showing the best perturbation found so far.")
     else:
         st.success(f"Finished {result.steps_run} steps in {job.elapsed():.1f} s.")
     before, after = job.predictions

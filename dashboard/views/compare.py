@@ -63,10 +63,10 @@ def render(choices: Choices) -> None:
             _grid(list(job.partial), choices, opacity)
         live()
     elif job.error:
-        st.error(job.error)
+        state.show_error(job)
     else:
         if job.stopped:
-            st.warning("Stopped: showing the methods finished so far.")
+            st.warning(f"Stopped{state.stop_note(job)}: showing the methods finished so far.")
         _ranking(job.partial, choices)
         _grid(job.partial, choices, opacity)
 

@@ -8,6 +8,7 @@ import fragility as fg
 
 from ..components import figures, panels, state
 from ..components.choices import Choices
+from . import data_randomization
 
 REFRESH_SECONDS = 0.5
 PER_ROW = 8             # map tiles per row
@@ -19,34 +20,45 @@ MODES = {   # name -> (title, what each tile's network has random)
     "independent": ("Independent", "only the named layer"),
 }
 RUNS = {"cascading": fg.cascading_randomization, "independent": fg.independent_randomization}
+INITS = {"default": "PyTorch's init of each layer", "truncated-normal": "Truncated normal (Adebayo et al.)"}
+INIT_HELP = ("PyTorch's init: each layer's own default (Kaiming-uniform convolutions and "
+             "linear layers); BatchNorm gets a random scale and shift from U(-1, 1). Truncated "
+             "normal: every parameter from N(0, 0.1²) cut at two standard deviations, as in "
+             "Adebayo et al.'s code. Either way BatchNorm keeps its trained running statistics.")
 
 
 def render(choices: Choices) -> None:
     st.title("Does the explanation depend on the network?")
     st.markdown(
-        f"A sanity check from {SANITY_PAPER}: replace the trained weights by random ones, "
-        "layer by layer from the logits down, and explain the same image again. A map that "
-        "explains the network must change as the network is destroyed. **If the map barely "
-        "changes when the weights are random, it shows the image (edges, contrast), not "
-        "what the network learned.** *Cascading* randomises one more layer at each step; "
-        "*independent* randomises one layer at a time, the others keeping their weights.")
+        f"Two sanity checks from {SANITY_PAPER}. **Model randomisation**: replace the trained "
+        "weights by random ones, layer by layer from the logits down, and explain the same "
+        "image again. A map that explains the network must change as the network is "
+        "destroyed. **If the map barely changes when the weights are random, it shows the "
+        "image (edges, contrast), not what the network learned.** *Cascading* randomises one "
+        "more layer at each step; *independent* randomises one layer at a time, the others "
+        "keeping their weights. **Data randomisation** (below): the same network trained on "
+        "shuffled labels must explain differently.")
     if not choices.ready:
         for message in choices.errors:
             st.error(message)
         return
-    mode_column, seed_column, run_column, all_column = st.columns([2.2, 1.2, 1.2, 1.6],
-                                                                  vertical_alignment="bottom")
+    target = _explained_class(choices)
+    mode_column, init_column, seed_column, run_column, all_column = st.columns(
+        [2.2, 2.2, 1.3, 1.1, 1.5], vertical_alignment="bottom")
     mode = mode_column.radio("Randomisation", list(MODES), horizontal=True, key="sanity_mode",
                              format_func=lambda name: MODES[name][0])
+    init = init_column.selectbox("Random weights", list(INITS), key="sanity_init",
+                                 format_func=INITS.get, help=INIT_HELP)
     seed = int(seed_column.number_input("Seed of the random weights", 0, 2**31 - 1, 0,
                                         key="sanity_seed"))
     every_layer = all_column.toggle("Show every layer", key="sanity_every_layer")
     key = state.config_key({"page": "sanity", "model": choices.model_key,
                             "image": choices.image_key, "method": choices.method,
-                            "options": choices.method_options, "mode": mode, "seed": seed})
+                            "options": choices.method_options, "mode": mode, "seed": seed,
+                            "init": init, "target": target})
     if run_column.button("Run", icon=":material/play_arrow:", type="primary", key="run_sanity",
                          width="stretch"):
-        state.start_job(key, _work(choices, mode, seed), total=_layer_count(choices))
+        state.start_job(key, _work(choices, mode, seed, init, target), total=_layer_count(choices))
     job = state.jobs().get(key)
     opacity = st.session_state.get("opacity", 0.65)
     method = fg.get_method(choices.method).title
@@ -56,9 +68,25 @@ def render(choices: Choices) -> None:
     elif job.running:
         _live(job, choices, mode, opacity, every_layer)
     elif job.error:
-        st.error(job.error)
+        state.show_error(job)
     else:
         _finished(job, choices, mode, opacity, every_layer)
+    st.divider()
+    data_randomization.render(choices, target)
+
+
+def _explained_class(choices: Choices) -> int | None:
+    """The sidebar's class to explain, said on the page with the network's own prediction."""
+    predicted, confidence = fg.predict(choices.model, choices.image[None])
+    predicted_name = choices.model.label_name(int(predicted[0]))
+    if choices.target is None:
+        explained = f"the predicted class, **{predicted_name}** ({float(confidence[0]):.0%})"
+    else:
+        explained = (f"class **{choices.target}: {choices.model.label_name(choices.target)}** "
+                     f"(the network predicts {predicted_name}, {float(confidence[0]):.0%})")
+    st.markdown(f"Every map on this page explains {explained}; choose another in the "
+                "sidebar's **Class to explain**.")
+    return choices.target
 
 
 def _layer_count(choices: Choices) -> int:
@@ -67,13 +95,14 @@ def _layer_count(choices: Choices) -> int:
 
 # ---------------------------------------------------------------- computing (worker thread)
 
-def _work(choices: Choices, mode: str, seed: int):
+def _work(choices: Choices, mode: str, seed: int, init: str, target: int | None):
     model, images = choices.model, choices.image[None]
     options = dict(choices.method_options)
 
     def work(job: state.Job):
         job.phase = "original map"
-        job.snapshot = {"original": fg.explain(model, images, choices.method, **options)[0]}
+        job.snapshot = {"original": fg.explain(model, images, choices.method, target=target,
+                                               **options)[0]}
         job.phase = f"{mode} randomisation"
         record = job.callback(job.history)
 
@@ -81,7 +110,7 @@ def _work(choices: Choices, mode: str, seed: int):
             job.partial.append(row["maps"][0].detach().cpu())
             return record(step, row)
         return RUNS[mode](model, images, choices.method, seed=seed, method_options=options,
-                          callback=callback)
+                          callback=callback, target=target, init=init)
     return work
 
 
@@ -113,7 +142,8 @@ def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,
     result: fg.SanityResult = job.result
     steps = len(result.layers)
     if result.stopped_early:
-        st.warning(f"Stopped after {steps} of {job.total} layers: showing those.")
+        st.warning(f"Stopped after {steps} of {job.total} layers{state.stop_note(job)}: "
+                   "showing those.")
     else:
         st.success(f"Randomised {steps} layers in {job.elapsed():.1f} s.")
     _tiles(choices, mode, result.original_maps[0], result.layers,
@@ -123,8 +153,9 @@ def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,
             for step, layer in enumerate(result.layers, start=1)]
     _chart(choices, mode, rows, k=result.config["k"])
     with st.expander("Values per layer and configuration"):
+        k = result.config["k"]
         st.dataframe([{"layer": _layer_title(choices, row["layer"]),
-                       **{figures.SANITY_METRICS[name]: row[name][0]
+                       **{figures.sanity_title(name, k): row[name][0]
                           for name in figures.SANITY_METRICS}} for row in rows],
                      hide_index=True, key="sanity_table")
         st.json(result.config)
@@ -171,4 +202,7 @@ def _chart(choices: Choices, mode: str, rows: list[dict], k: int | None = None) 
                     config={"displayModeBar": False})
     st.caption("Similarity of each map to the trained network's map (1 = the same map). "
                "**A method that passes drops towards 0**; a curve that stays high means the "
-               "map does not depend on those weights.")
+               "map does not depend on those weights. Spearman ρ ranks the pixels of the "
+               "saliency maps (absolute values); the signed one ranks the signed attributions "
+               "summed over colour channels, so it also sees a sign flip; SSIM compares local "
+               "structure; HOG similarity correlates the maps' histograms of edge directions.")

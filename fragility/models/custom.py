@@ -1,18 +1,28 @@
 """Your own model: a TorchScript file, or a state dict for a known architecture.
 
-Nothing here runs code from a file: state dicts are read with `torch.load(weights_only=True)`
-(or safetensors), and a pickled full module is refused before anything in it executes.
-A TorchScript file is different by design: it runs the graph it contains (TorchScript
-code, not arbitrary Python), so only load TorchScript files you trust.
+Nothing here runs code from a state-dict file: they are read with
+`torch.load(weights_only=True)` (or safetensors), and a pickled full module is refused
+before anything in it executes. A TorchScript file is different by design: it runs the
+code it contains (its forward, and any `__setstate__` while loading), so only load
+TorchScript files you trust. A model loaded from a TorchScript file reports its own
+errors by their type only (see `Model.quiet_errors`): what its code says could be the
+contents of a file it read.
+
+A file is a path, or a `ModelFile` (a name and the bytes, e.g. an upload), so that
+messages name the file the user knows and nothing is written to disk.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
+import pickletools
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import nn
@@ -20,15 +30,37 @@ from torch import nn
 from ..errors import ModelError
 from .model import Model
 
-_REFUSED = ("{path} holds pickled Python objects (for example a whole model saved with "
+_REFUSED = ("{name} holds pickled Python objects (for example a whole model saved with "
             "torch.save(model)); loading it would run code from the file, so it is refused "
             "and nothing in it was run. Save `model.state_dict()` and load it with "
             "load_model('<architecture>', weights=path), or save a TorchScript file "
             "(torch.jit.script(model).save(path)) and load it with load_model(path)")
+_NOT_A_MODEL = ("{name} is not a model file PyTorch can read: not a state dict saved by "
+                "torch.save, not safetensors and not TorchScript")
 
 
-def _existing_file(path: str | Path) -> Path:
-    path = Path(path).expanduser()
+@dataclass(frozen=True)
+class ModelFile:
+    """A model or weights file in memory: its name (for messages) and its bytes."""
+
+    name: str
+    data: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem or "model"
+
+
+Source = str | Path | ModelFile
+
+
+def _existing(source: Source) -> Path | ModelFile:
+    if isinstance(source, ModelFile):
+        return source
+    path = Path(source).expanduser()
     if path.is_dir():
         raise ModelError(f"{path} is a folder; give the path of a model file")
     if not path.is_file():
@@ -36,40 +68,104 @@ def _existing_file(path: str | Path) -> Path:
     return path
 
 
-def _is_safetensors(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(9)
+def _open(source: Path | ModelFile) -> BinaryIO:
+    return io.BytesIO(source.data) if isinstance(source, ModelFile) else source.open("rb")
+
+
+def _head(source: Path | ModelFile, size: int) -> bytes:
+    with _open(source) as handle:
+        return handle.read(size)
+
+
+def _is_safetensors(source: Path | ModelFile) -> bool:
+    head = _head(source, 9)
     # safetensors: an 8-byte little-endian header length, then a JSON header.
     return len(head) == 9 and head[8:9] == b"{"
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a state-dict file (torch.save'd dict or safetensors), running no code."""
-    path = _existing_file(path)
-    if _is_safetensors(path):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+def _zip_names(source: Path | ModelFile) -> list[str] | None:
+    """The entries of a zip archive (torch.save and TorchScript both write one), else None."""
+    with _open(source) as handle:
+        if not zipfile.is_zipfile(handle):
+            return None
+        handle.seek(0)
         try:
-            state = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as error:
-            raise ModelError(f"{path} is not a readable safetensors file ({error})") from error
+            with zipfile.ZipFile(handle) as archive:
+                return archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None
+
+
+def _is_torchscript(names: list[str] | None) -> bool:
+    return names is not None and any("/code/" in name or name.startswith("code/")
+                                     for name in names)
+
+
+def _pickle_stream(source: Path | ModelFile, names: list[str] | None) -> bytes:
+    """The pickle that torch.load would read first: data.pkl of the archive, or the file."""
+    if names is None:
+        return _head(source, 1 << 20)
+    entry = next((name for name in names if name.endswith("data.pkl")), None)
+    if entry is None:
+        return b""
+    with _open(source) as handle, zipfile.ZipFile(handle) as archive:
+        with archive.open(entry) as stream:
+            return stream.read(1 << 20)
+
+
+def _parses_as_pickle(data: bytes) -> bool:
+    """True if `data` starts with a complete pickle. Only parses opcodes; runs nothing."""
+    try:
+        for opcode, _, _ in pickletools.genops(io.BytesIO(data)):
+            if opcode.name == "STOP":
+                return True
+    except Exception:  # any malformed stream: not a pickle
+        return False
+    return False
+
+
+def read_state_dict(source: Source) -> dict[str, torch.Tensor]:
+    """Tensors from a state-dict file (torch.save'd dict or safetensors), running no code."""
+    source = _existing(source)
+    name = str(source)
+    if _is_safetensors(source):
+        state = _read_safetensors(source, name)
     else:
+        names = _zip_names(source)
+        if _is_torchscript(names):
+            raise ModelError(f"{name} is a TorchScript file (a model with its code), not a "
+                             "state dict; load it with load_model(path), or save "
+                             "`model.state_dict()` for load_model('<architecture>', weights=path)")
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                with _open(source) as handle:
+                    state = torch.load(handle, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
-            raise ModelError(_REFUSED.format(path=path)) from error
+            if _parses_as_pickle(_pickle_stream(source, names)):
+                raise ModelError(_REFUSED.format(name=name)) from error
+            raise ModelError(_NOT_A_MODEL.format(name=name)) from error
         except Exception as error:  # torch.load raises many kinds on garbage input
-            raise ModelError(f"{path} is not a readable PyTorch state dict "
-                             f"({type(error).__name__}: {str(error)[:200]})") from error
+            raise ModelError(_NOT_A_MODEL.format(name=name)) from error
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]  # the common {"state_dict": ..., "epoch": ...} checkpoint
     if not isinstance(state, Mapping) or not all(
             isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):
-        raise ModelError(f"{path} does not hold a state dict (a mapping of names to tensors), "
+        raise ModelError(f"{name} does not hold a state dict (a mapping of names to tensors), "
                          f"got {type(state).__name__}")
     return dict(state)
+
+
+def _read_safetensors(source: Path | ModelFile, name: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load, load_file
+    try:
+        if isinstance(source, ModelFile):
+            return load(source.data)
+        return load_file(str(source))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelError(f"{name} is not a readable safetensors file "
+                         f"({type(error).__name__})") from error
 
 
 def load_state_dict_into(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
@@ -92,35 +188,33 @@ def load_state_dict_into(net: nn.Module, state: Mapping[str, torch.Tensor], sour
 def _listing(items: list[str], limit: int = 8) -> str:
     if not items:
         return "none"
+    shown = [item if len(item) <= 80 else item[:80] + "…" for item in items[:limit]]
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
+    return ", ".join(shown) + more
 
 
-def load_torchscript(path: str | Path, device: torch.device) -> Model:
-    """A TorchScript classifier of [0,1] images. It runs the graph stored in the file."""
-    path = _existing_file(path)
-    if not zipfile.is_zipfile(path):
-        try:
-            read_state_dict(path)
-        except ModelError as error:
-            raise ModelError(f"{path} is not a TorchScript file: {error}") from error
-        raise _state_dict_hint(path)
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-    if not any(name.endswith("constants.pkl") or "/code/" in name for name in names):
-        read_state_dict(path)  # raises the refusal for a pickled module
-        raise _state_dict_hint(path)
+def load_torchscript(source: Source, device: torch.device) -> Model:
+    """A TorchScript classifier of [0,1] images. It runs the code stored in the file."""
+    source = _existing(source)
+    name = str(source)
+    names = _zip_names(source)
+    if not _is_torchscript(names):
+        read_state_dict(source)   # raises the precise reason (pickled module, garbage ...)
+        raise _state_dict_hint(name)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.load.* is deprecated")
-            net = torch.jit.load(str(path), map_location=device)
-    except Exception as error:  # TorchScript reports corrupt archives as RuntimeError and others
-        raise ModelError(f"{path} is not a loadable TorchScript file "
-                         f"({type(error).__name__}: {str(error)[:200]})") from error
-    return Model(net, name=path.stem).eval()
+            with _open(source) as handle:
+                net = torch.jit.load(handle, map_location=device)
+    except Exception as error:  # its own __setstate__ code may raise: report the type only
+        raise ModelError(f"{name} could not be loaded as TorchScript ({type(error).__name__} "
+                         "while loading; the message is not shown because the file's own "
+                         "code may have written it)") from None
+    stem = source.stem if isinstance(source, ModelFile) else source.stem
+    return Model(net, name=stem, quiet_errors=True).eval()
 
 
-def _state_dict_hint(path: Path) -> ModelError:
-    return ModelError(f"{path} is a state dict (weights without an architecture); load it "
+def _state_dict_hint(name: str) -> ModelError:
+    return ModelError(f"{name} is a state dict (weights without an architecture); load it "
                       "with load_model('<architecture>', weights=path), e.g. 'resnet18', "
                       "or wrap your own module with fragility.wrap_model")

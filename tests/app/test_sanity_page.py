@@ -13,7 +13,12 @@ import fragility as fg
 from app_driver import latest_job, run_until_done, wait_for_step
 from dashboard.components import state
 
-METRICS = ("spearman", "ssim", "top_k_intersection")
+METRICS = ("spearman", "spearman_signed", "ssim", "hog", "top_k_intersection")
+
+
+def metric_titles(k: int) -> dict[str, str]:
+    return {"spearman": "Spearman ρ", "spearman_signed": "Spearman ρ, signed (no abs)",
+            "ssim": "SSIM", "hog": "HOG similarity", "top_k_intersection": f"Top-{k} intersection"}
 
 
 def open_sanity_page(at: AppTest) -> AppTest:
@@ -67,7 +72,7 @@ def sample_image(at: AppTest) -> torch.Tensor:
 def assert_chart_matches(at: AppTest, expected: fg.SanityResult) -> None:
     lines = chart_lines(at)
     k = expected.config["k"]
-    titles = {"spearman": "Spearman ρ", "ssim": "SSIM", "top_k_intersection": f"Top-{k} intersection"}
+    titles = metric_titles(k)
     model = state.named_model("bundled")
     layers = [f"{name} · {type(model.net.get_submodule(name)).__name__}"
               for name in expected.layers]
@@ -149,6 +154,59 @@ def test_method_and_seed_from_the_page_reach_the_check(app):
                                           "gradcam", seed=3)
     assert job.result.config["method"] == "gradcam" and job.result.config["seed"] == 3
     assert_chart_matches(app, expected)     # Grad-CAM's constant maps: gaps, not lines to NaN
+
+
+def test_init_and_a_chosen_class_from_the_page_reach_the_check(app):
+    open_sanity_page(app)
+    assert any("explains the predicted class, **disc**" in m.value for m in app.markdown)
+    app.selectbox(key="target_class").set_value(4).run()
+    assert any("explains class **4: star** (the network predicts disc" in m.value for m in app.markdown)
+    app.selectbox(key="sanity_init").set_value("truncated-normal").run()
+    job = run_check(app)
+    expected = fg.cascading_randomization(state.named_model("bundled"), sample_image(app)[None],
+                                          "gradient", target=4, init="truncated-normal")
+    assert job.result.config["init"] == "truncated-normal" and job.result.labels.tolist() == [4]
+    assert_chart_matches(app, expected)
+
+
+def test_data_randomization_compares_every_method_on_the_shuffled_twin(app):
+    app.selectbox(key="method").set_value("integrated-gradients").run()
+    app.number_input(key="option:integrated-gradients:steps").set_value(8).run()
+    open_sanity_page(app)
+    assert "shuffled labels" in " ".join(m.value for m in app.markdown)
+    app.selectbox(key="target_class").set_value(2).run()
+    app.button(key="run_data_randomization").click().run()
+    job = latest_job(app)
+    run_until_done(app)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    result = job.result
+    expected = fg.data_randomization(state.named_model("bundled"), state.named_model("bundled-shuffled"),
+                                     sample_image(app)[None], target=2,
+                                     method_options={"integrated-gradients": {"steps": 8}})
+    assert result.methods == fg.methods() and result.labels.tolist() == [2]
+    assert result.config["method_options"]["integrated-gradients"]["steps"] == 8
+    charts = [chart for chart in app.get("plotly_chart") if "shuffled-label model" in chart.proto.spec]
+    assert len(charts) == 1
+    bars = {trace["name"]: trace["y"] for trace in json.loads(charts[0].proto.spec)["data"]
+            if trace.get("type") == "bar"}
+    titles = metric_titles(result.config["k"])
+    for name in fg.methods():
+        for metric in METRICS:
+            torch.testing.assert_close(result.metrics[name][metric], expected.metrics[name][metric],
+                                       equal_nan=True)
+        assert bars[titles["spearman"]][fg.methods().index(name)] == pytest.approx(
+            expected.metrics[name]["spearman"][0].item(), abs=1e-6)
+    captions = tile_captions(app)
+    assert f"{fg.get_method('gradient').title} · shuffled labels" in captions
+    assert any(s.value.startswith(f"Compared {len(fg.methods())} methods") for s in app.success)
+
+
+def test_data_randomization_asks_for_the_bundled_model_elsewhere(app, monkeypatch):
+    from dashboard.views import data_randomization
+    monkeypatch.setattr(data_randomization, "TRAINED", "no-such-model")
+    open_sanity_page(app)
+    assert any("Bundled (offline)" in info.value for info in app.info)
+    assert not [button for button in app.button if button.key == "run_data_randomization"]
 
 
 def test_stop_keeps_the_layers_run_so_far(app):

@@ -1,0 +1,104 @@
+"""A classroom on one machine: 8 sessions start an attack at once, then new visitors arrive.
+
+Prints the first-paint time of new visitors while the attacks run and wait, each
+attack's wait in the queue and its run time (read from the server's log), and when the
+last one finished. The dashboard runs at most one attack per worker (one per core, or
+FRAGILITY_WORKERS); the rest wait in line with their place shown on their page.
+
+    .venv/bin/python benchmarks/bench_classroom.py [--sessions 8] [--steps 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dashboard import server  # noqa: E402
+from dashboard.components.workers import worker_count  # noqa: E402
+
+TIMEOUT = 600_000   # ms
+STARTED = re.compile(r"job (\d+) started after ([\d.]+) s in the queue")
+ENDED = re.compile(r"job (\d+) (finished|stopped) after ([\d.]+) s")
+
+
+def first_paint(browser, url: str) -> float:
+    """Seconds from opening the page to the drawn map and the Run button."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("button", name="Run attack").wait_for(timeout=TIMEOUT)
+    page.get_by_test_id("stImage").filter(has_text=" map").first.wait_for(timeout=TIMEOUT)
+    seconds = time.perf_counter() - start
+    context.close()
+    return seconds
+
+
+def set_steps(page, steps: int) -> None:
+    page.get_by_text("Steps, k, β, seed").click()
+    field = page.get_by_role("spinbutton", name="Steps", exact=True)
+    field.fill(str(steps))
+    field.press("Enter")
+    page.get_by_text(f"{steps} steps", exact=False).first.wait_for(timeout=TIMEOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--visitors", type=int, default=3, help="new visitors while they run")
+    args = parser.parse_args()
+    process, url = server.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=server.CHROMIUM,
+                                                 args=server.CHROMIUM_ARGS)
+            idle_paint = [first_paint(browser, url) for _ in range(2)][-1]   # model cached
+            contexts = [browser.new_context(viewport={"width": 1400, "height": 900})
+                        for _ in range(args.sessions)]
+            pages = [context.new_page() for context in contexts]
+            for page in pages:
+                page.goto(url)
+                page.get_by_role("button", name="Run attack").wait_for(timeout=TIMEOUT)
+                if args.steps != 100:
+                    set_steps(page, args.steps)
+            start = time.perf_counter()
+            for page in pages:
+                page.get_by_role("button", name="Run attack").click()
+            busy_paints = []
+            for _ in range(args.visitors):
+                busy_paints.append((time.perf_counter() - start, first_paint(browser, url)))
+            for page in pages:
+                page.get_by_text(re.compile(r"^Finished \d+ steps")).wait_for(timeout=TIMEOUT)
+            all_done = time.perf_counter() - start
+            browser.close()
+    finally:
+        server.stop(process)
+    log = Path(process.log_path).read_text()
+    waits = sorted(float(seconds) for _, seconds in STARTED.findall(log))
+    runs = [float(seconds) for _, _, seconds in ENDED.findall(log)]
+    cores = len(os.sched_getaffinity(0))
+    print(f"{args.sessions} sessions press Run attack at once ({args.steps} steps, bundled "
+          f"model), {worker_count()} workers on {cores} CPU cores")
+    print(f"first paint with nothing running:        {idle_paint:.2f} s")
+    for at, seconds in busy_paints:
+        print(f"first paint of a new visitor at +{at:4.1f} s: {seconds:.2f} s")
+    print(f"queue waits (s):  {', '.join(f'{w:.1f}' for w in waits)}")
+    print(f"                  median {statistics.median(waits):.1f}, longest {max(waits):.1f}")
+    print(f"run time per job (s, baseline + attack): median {statistics.median(runs):.1f}, "
+          f"longest {max(runs):.1f}")
+    print(f"all {args.sessions} finished after {all_done:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""What visitors may upload: file types, size limits, and whether TorchScript is allowed.
+
+Settings, read from the environment when the dashboard starts a page:
+
+- `FRAGILITY_ALLOW_TORCHSCRIPT` = 1 or 0. A TorchScript file runs the code it contains,
+  which can read any file the server can, so TorchScript uploads are on by default only
+  when the server listens on a loopback address (the person at the keyboard is the only
+  visitor) and off when it is served to a network. State dicts (loaded with
+  weights_only=True) and safetensors run no code and are always accepted.
+- `FRAGILITY_MAX_MODEL_MB` (default 100): the largest model or weights file.
+
+Every limit is checked here, on the server, with a message that names the file and the
+limit. Streamlit's own `server.maxUploadSize` stays the ceiling above which the browser
+refuses a file before sending it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import streamlit as st
+
+import fragility as fg
+from fragility.images import EXTENSIONS as IMAGE_TYPES
+from fragility.images import FORMATS as IMAGE_FORMATS
+from fragility.labels import MAX_BYTES as LABELS_BYTES
+
+from .failures import escape
+
+MODEL_TYPES = ("pt", "pth", "ts", "safetensors", "bin")
+LABEL_TYPES = ("txt", "json")
+IMAGE_MB = 20
+TORCHSCRIPT_SETTING = "FRAGILITY_ALLOW_TORCHSCRIPT"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+__all__ = ["IMAGE_FORMATS", "IMAGE_TYPES", "LABEL_TYPES", "MODEL_TYPES", "read",
+           "torchscript_allowed", "torchscript_off_message"]
+
+
+def model_limit_mb() -> int:
+    try:
+        return max(1, int(os.environ.get("FRAGILITY_MAX_MODEL_MB", "100")))
+    except ValueError:
+        return 100
+
+
+def limit_bytes(kind: str) -> int:
+    """The largest file of `kind` ("image", "labels" or "model") in bytes."""
+    return {"image": IMAGE_MB * 1_000_000, "labels": LABELS_BYTES,
+            "model": model_limit_mb() * 1_000_000}[kind]
+
+
+def limit_text(kind: str) -> str:
+    return f"{limit_bytes(kind) / 1_000_000:g} MB"
+
+
+def read(upload, kind: str) -> bytes:
+    """The bytes of an uploaded image or model file, or InputError if over the limit."""
+    size = upload.size
+    if size > limit_bytes(kind):
+        what = {"image": "an image", "labels": "a labels file", "model": "a model file"}[kind]
+        raise fg.InputError(f"{upload.name} is {size / 1_000_000:.1f} MB; the limit for "
+                            f"{what} is {limit_text(kind)}")
+    return upload.getvalue()
+
+
+def _loopback(address: str | None) -> bool:
+    if not address:             # Streamlit's default: every interface
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:          # a host name: it may resolve to anything
+        return False
+
+
+def torchscript_allowed() -> bool:
+    """FRAGILITY_ALLOW_TORCHSCRIPT if set, else whether the server binds a loopback address."""
+    value = os.environ.get(TORCHSCRIPT_SETTING, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return _loopback(st.get_option("server.address"))
+
+
+def torchscript_off_message() -> str:
+    return ("**TorchScript uploads are off on this server.** A TorchScript file runs the code "
+            "it contains, and that code could read the server's files, so a dashboard served "
+            "to a network accepts only weights. The person who started the dashboard can turn "
+            f"TorchScript on with `{TORCHSCRIPT_SETTING}=1` (for visitors they trust). "
+            "State dicts and safetensors files for the listed architectures run no code and "
+            "work here: choose **State dict**.")
+
+
+def type_list(types: tuple[str, ...]) -> str:
+    return ", ".join(f".{extension}" for extension in types)
+
+
+def quoted(name: str) -> str:
+    return escape(name)

@@ -1,0 +1,141 @@
+"""A section of the sanity-check page: Adebayo et al.'s data randomisation test.
+
+Every method explains the same image on the bundled model and on its twin trained on
+shuffled labels; maps that look alike on both do not depend on what the labels taught.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import fragility as fg
+
+from ..components import figures, panels, state
+from ..components.choices import Choices
+
+REFRESH_SECONDS = 0.5
+TRAINED, SHUFFLED = "bundled", "bundled-shuffled"
+
+
+def render(choices: Choices, target: int | None) -> None:
+    st.subheader("Data randomisation: the same network trained on shuffled labels")
+    if choices.model_key != TRAINED:
+        st.info("This test needs a twin of the model trained on shuffled labels; fragility ships "
+                "one for the bundled model. Choose **Bundled (offline)** in the sidebar.")
+        return
+    trained_info, shuffled_info = fg.checkpoint_info(TRAINED), fg.checkpoint_info(SHUFFLED)
+    st.markdown(
+        "The second network has the bundled model's architecture but was trained on "
+        f"{shuffled_info['train_images']} generated images whose labels were randomly "
+        f"permuted: it fits them ({float(shuffled_info['train_accuracy']):.0%} on its "
+        f"training set) by memorising, and knows nothing about shapes "
+        f"({float(shuffled_info['held_out_accuracy']):.1%} on fresh images, chance is 10%; "
+        f"the trained model: {float(trained_info['accuracy']):.2%}). Both explain the same "
+        "class. **A method whose maps look alike on both networks does not show what the "
+        "labels taught the model.**")
+    methods = fg.methods()
+    key = state.config_key({"page": "data-randomization", "image": choices.image_key,
+                            "method": choices.method, "options": choices.method_options,
+                            "target": target})
+    if st.button("Compare every method", icon=":material/compare:", type="primary",
+                 key="run_data_randomization"):
+        state.start_job(key, _work(choices, target), total=len(methods))
+    job = state.jobs().get(key)
+    opacity = st.session_state.get("opacity", 0.65)
+    if job is None:
+        st.caption(f"Press **Compare every method**: {len(methods)} methods, each on both "
+                   "networks, with the sidebar's options for the selected method.")
+    elif job.running:
+        _live(job, choices, opacity)
+    elif job.error:
+        st.error(job.error)
+    else:
+        _finished(job, choices, opacity)
+
+
+def _work(choices: Choices, target: int | None):
+    model, images = choices.model, choices.image[None]
+    shuffled = state.named_model(SHUFFLED)
+    options = {choices.method: dict(choices.method_options)}
+
+    def work(job: state.Job):
+        job.phase = "explaining"
+        record = job.callback(job.history)
+
+        def callback(index: int, row: dict) -> bool:
+            job.partial.append((row["original_maps"][0].detach().cpu(),
+                                row["shuffled_maps"][0].detach().cpu()))
+            return record(index, row)
+        return fg.data_randomization(model, shuffled, images, target=target,
+                                     method_options=options, callback=callback)
+    return work
+
+
+def _live(job: state.Job, choices: Choices, opacity: float) -> None:
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def live():
+        if not job.running:
+            st.rerun()
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.progress(min(job.step / max(job.total, 1), 1.0),
+                      text=f"{job.phase}: method {job.step} of {job.total}")
+        if right.button("Stop", icon=":material/stop:", key="stop_data_randomization",
+                        width="stretch"):
+            job.stop.set()
+        count = len(job.history)
+        rows = job.history[:count]
+        _tiles(choices, [row["method"] for row in rows], list(job.partial[:count]), opacity)
+        if rows:
+            _chart(rows, k=None)
+    live()
+
+
+def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
+    result: fg.DataRandomizationResult = job.result
+    if result.stopped_early:
+        st.warning(f"Stopped after {len(result.methods)} of {job.total} methods: showing those.")
+    else:
+        st.success(f"Compared {len(result.methods)} methods in {job.elapsed():.1f} s.")
+    pairs = [(result.original_maps[name][0], result.shuffled_maps[name][0]) for name in result.methods]
+    _tiles(choices, result.methods, pairs, opacity)
+    rows = [{"method": name, **{metric: value.tolist() for metric, value in result.metrics[name].items()},
+             "noise_floor": {metric: value.tolist() for metric, value in result.noise_floor[name].items()}}
+            for name in result.methods]
+    k = result.config["k"]
+    _chart(rows, k)
+    with st.expander("Values per method and configuration"):
+        table = []
+        for row in rows:
+            entry = {"method": fg.get_method(row["method"]).title}
+            for metric in figures.SANITY_METRICS:
+                entry[figures.sanity_title(metric, k)] = row[metric][0]
+                entry[f"{figures.sanity_title(metric, k)}: noise floor"] = row["noise_floor"][metric][0]
+            table.append(entry)
+        st.dataframe(table, hide_index=True, key="data_randomization_table")
+        st.json(result.config)
+
+
+def _tiles(choices: Choices, methods: list[str], pairs: list, opacity: float) -> None:
+    """Two rows of maps, one column per method: trained network above, shuffled below."""
+    if not methods:
+        return
+    image = choices.image
+    columns = st.columns(len(fg.methods()))
+    for column, name, (trained, shuffled) in zip(columns, methods, pairs):
+        title = fg.get_method(name).title
+        column.image(panels.overlay(image, trained, opacity), caption=f"{title} · trained",
+                     width="stretch")
+        column.image(panels.overlay(image, shuffled, opacity), caption=f"{title} · shuffled labels",
+                     width="stretch")
+
+
+def _chart(rows: list[dict], k: int | None) -> None:
+    methods = [fg.get_method(row["method"]).title for row in rows]
+    values = {metric: [row[metric][0] for row in rows] for metric in figures.SANITY_METRICS}
+    floors = {metric: [row["noise_floor"][metric][0] for row in rows] for metric in figures.SANITY_METRICS}
+    st.plotly_chart(figures.per_method(methods, values, floors, k), key="chart_data_randomization",
+                    config={"displayModeBar": False})
+    st.caption("Bars: similarity of each method's map on the trained and on the shuffled-label "
+               "network (1 = the same map); **a method that passes has low bars**. Grey ticks: "
+               "the noise floor, the same method on the trained network again (with fresh noise "
+               "for SmoothGrad, so below 1; exactly 1 for the deterministic methods).")
