@@ -47,7 +47,8 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
           steps: int = 100, step_size: float = 1 / 255, k: int | None = None,
           seeds: Iterable[int] = (0,), engine: str = "local", out: str | Path | None = None,
           callback: Callable[[Progress], object] | None = None, *, beta: float | None = None,
-          defences: Iterable[str | None] = (None,), method_options: dict | None = None,
+          defence: str | None = None, defences: Iterable[str | None] = (None,),
+          method_options: dict | None = None,
           batch_size: int = 32, weights: str | Path | None = None, device=None,
           ray_address: str | None = None, size: int | None = None, progress: bool = False,
           figures: bool = True
@@ -67,8 +68,14 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     sweep after the finished shards. batch_size: images per attack call. engine: "local"
     or "ray" (ray_address: an existing cluster; else a local one is started). size: load
     file images at size x size (default: the model's input size). defences: None and/or
-    names from fg.defences(): each configuration runs with each.
+    names from fg.defences(): each configuration runs with each. defence="beta-smoothing"
+    is short for defences=(None, "beta-smoothing"): every configuration with and without it.
     """
+    if defence is not None:
+        if tuple(defences) != (None,):
+            raise ConfigError("give defence= (one defence, run with and without it) or "
+                              "defences= (a list), not both")
+        defences = (None, defence)
     methods, attacks = _names(methods, "methods"), _names(attacks, "attacks")
     for name in methods:
         get_method(name)

@@ -215,6 +215,13 @@ def test_defences_are_a_column_with_their_faithfulness(cnn, batch):
         fg.sweep(cnn, batch[:2], defences=["armour"], **GRID)
 
 
+def test_one_defence_runs_every_configuration_with_and_without_it(cnn, batch):
+    frame = fg.sweep(cnn, batch[:1], defence="smoothgrad", **{**GRID, "attacks": ["top-k"]})
+    assert sorted(frame["defence"]) == ["none", "smoothgrad"]
+    with pytest.raises(fg.ConfigError, match="not both"):
+        fg.sweep(cnn, batch[:1], defence="smoothgrad", defences=[None, "beta-smoothing"], **GRID)
+
+
 def test_a_stochastic_method_gets_its_noise_floor(cnn, batch):
     frame = fg.sweep(cnn, batch[:2], method_options={"smoothgrad": {"samples": 3}},
                      **{**GRID, "methods": ["smoothgrad"], "attacks": ["top-k"]})
