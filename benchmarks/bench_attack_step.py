@@ -118,7 +118,7 @@ def main():
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     warnings.simplefilter("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"{setting.POINTS_PER_PASS} images per pass")
+          f"{setting.POINTS_PER_PASS or 'the device budget of'} points per pass")
     for name in devices:
         device = torch.device(name)
         gpu = device.type == "cuda"

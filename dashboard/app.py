@@ -20,7 +20,7 @@ except ImportError:  # run from a source checkout without installing
 from dashboard import settings  # noqa: E402
 from dashboard.components.choices import Choices, sidebar  # noqa: E402
 from dashboard.components.failures import shown_in_place  # noqa: E402
-from dashboard.views import attack, compare, influence, learn, manipulated, sanity  # noqa: E402
+from dashboard.views import attack, compare, experiments, influence, learn, manipulated, sanity  # noqa: E402
 
 # Each browser session computes in its own thread. One intra-op thread per computation
 # keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
@@ -55,6 +55,10 @@ def sanity_page() -> None:
     sanity.render(choices)
 
 
+def experiments_page() -> None:
+    experiments.render(choices)
+
+
 navigation = st.navigation([
     st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
@@ -62,6 +66,7 @@ navigation = st.navigation([
     st.Page(lambda: influence.render(choices), title="Influence", icon=":material/groups:", url_path="influence"),
     st.Page(lambda: manipulated.render(choices), title="Manipulated model",
             icon=":material/theater_comedy:", url_path="manipulated"),
+    st.Page(experiments_page, title="Experiments", icon=":material/monitoring:", url_path="experiments"),
     st.Page(learn.render, title="Learn", icon=":material/school:", url_path="learn"),
 ], position="top")
 choices = Choices(errors=["The sidebar could not be drawn."])

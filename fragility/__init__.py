@@ -1,14 +1,15 @@
 """fragility: how fragile are neural-network interpretations?
 
 The public API (see README): load_model, wrap_model, load_image, samples, explain,
-attack, metrics, methods(), attacks(), models(), defences(), Parameter, PAPER,
-FragilityError.
+attack, sweep (experiments at dataset scale), metrics, methods(), attacks(), models(),
+defences(), Parameter, PAPER, FragilityError.
 """
 
-from . import manipulation, metrics
+from . import experiments, manipulation, metrics
 from .attacks import AttackResult, attack, attacks, get_attack
 from .defences import defences, get_defence
 from .errors import ConfigError, FragilityError, InputError, ModelError
+from .experiments import sweep
 from .explainers import attribute, explain, get_method, methods
 from .images import load_image
 from .interrupt import Interrupted, interruptible
@@ -26,10 +27,10 @@ from .influence import InfluenceResult, influence_attack, influence_scores
 __all__ = [
     "PAPER", "PRESETS", "AttackResult", "ConfigError", "FragilityError", "InputError", "Model",
     "ModelError", "Parameter", "Preset", "Sample", "SanityResult", "attack", "attacks", "attribute",
-    "cascading_randomization", "defences", "explain", "get_attack", "get_defence", "get_method",
+    "cascading_randomization", "defences", "experiments", "explain", "get_attack", "get_defence", "get_method",
     "get_sample", "independent_randomization", "interruptible", "Interrupted", "load_image",
     "load_labels", "ModelFile", "load_model", "methods", "metrics",
-    "models", "parameterised_layers", "predict", "samples", "wrap_model",
+    "models", "parameterised_layers", "predict", "samples", "sweep", "wrap_model",
     "InfluenceResult", "influence_attack", "influence_scores", "training_set",
     "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",
     "manipulate", "manipulation",

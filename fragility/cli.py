@@ -1,4 +1,5 @@
-"""Command line: `fragility attack | influence | manipulate | train-bundled | dashboard | bench`.
+"""Command line: `fragility attack | sweep | report | influence | manipulate | train-bundled |
+dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -19,6 +20,7 @@ from . import cli_flags as flags
 from . import cli_report as report
 from . import influence_cli, manipulation
 from .errors import ConfigError, FragilityError
+from .experiments import commands as experiment_commands
 
 EXIT_USAGE = 2
 
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "record, with the random-sign baseline of the same eps.")
     flags.add_attack_arguments(run)
     run.set_defaults(handler=attack_command)
+    experiment_commands.add_parsers(commands)
 
     influence = commands.add_parser(
         "influence", help="attack the influence-function explanation of one image",

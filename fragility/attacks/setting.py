@@ -8,16 +8,14 @@ import torch
 
 from ..explainers import Method, saliency_map
 from ..models.model import Model
+from . import budget
 
-# At most this many images (input images x the method's points per image, e.g. IG's steps)
-# go through the network in one pass of an attack step; larger batches are split into
-# groups of whole images. Images are independent, so the results do not change; only the
-# working set of the double backprop does. Chosen with benchmarks/bench_attack_step.py
-# (--points-per-pass) on 2 CPU threads, bundled 64px net, batch 16, IG with M=8: a step took
-# 0.88-1.06 s at 24-32 points per pass, 1.0-1.07 s at 48-64 and 1.4 s unsplit (128), while
-# the gradient step (16 points) is the same at any budget >= 16; 32 is the smallest budget
-# on the flat part, so the least memory.
-POINTS_PER_PASS = 32
+# Larger batches are split into groups of whole images, so that one pass of an attack step
+# (input images x the method's points per image, e.g. IG's steps) fits the device: see
+# budget.py (CUDA: from the free memory; CPU: a byte budget). Images are independent, so the
+# results do not change; only the working set of the double backprop does. A number here
+# fixes the budget instead (tests, benchmarks).
+POINTS_PER_PASS: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,12 @@ class Setting:
         return (self.images - self.epsilon).clamp_min(0.0), (self.images + self.epsilon).clamp_max(1.0)
 
     def groups(self) -> list[slice]:
-        """Consecutive groups of images whose passes stay within POINTS_PER_PASS."""
+        """Consecutive groups of images whose passes fit the device's budget of points."""
         n = self.images.shape[0]
-        size = max(1, POINTS_PER_PASS // self.method.points(self.options)) if self.method.groupable else n
+        if not self.method.groupable:
+            return [slice(0, n)]
+        points = POINTS_PER_PASS or budget.points_per_pass(self.model, self.method, self.options, self.images)
+        size = max(1, points // self.method.points(self.options))
         return [slice(start, start + size) for start in range(0, n, size)]
 
 

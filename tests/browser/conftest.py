@@ -25,7 +25,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def dashboard_url():
+def dashboard_url(tmp_path_factory):
+    # sweeps started from the page write their results here, not into the home folder
+    os.environ["FRAGILITY_RESULTS"] = str(tmp_path_factory.mktemp("results"))
     process, url = server.start()
     yield url
     server.stop(process)

@@ -1,0 +1,160 @@
+"""A sweep's results directory: Parquet rows written shard by shard, so that a rerun resumes.
+
+    DIR/config.json         the sweep's settings, its grid (grown by every run) and the
+                            images that could not be read
+    DIR/results.parquet/    one part file per finished shard: pandas.read_parquet(DIR /
+                            "results.parquet") and DuckDB's read_parquet('DIR/results.parquet/*.parquet')
+                            read them as one table
+    DIR/figures/            drawn from the rows (report.py)
+
+A part file is written under a temporary name and renamed into place when complete, so a
+crash or Ctrl-C leaves whole shards only; a rerun skips the rows already there. One sweep
+at a time writes to a directory (a lock file says so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError
+from .grid import row_key
+from .rows import COLUMNS, SCHEMA
+
+RESULTS = "results.parquet"
+CONFIG = "config.json"
+FIGURES = "figures"
+LOCK = ".lock"
+PART = "part-{}.parquet"
+# Settings that must match for rows to belong in the same table; the grid may grow.
+FIXED = ("model", "weights", "settings")
+KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed"]
+
+
+def read_results(out: str | Path) -> pd.DataFrame:
+    """Every row in the results directory `out` (empty, with the columns, when there are none)."""
+    folder = Path(out) / RESULTS
+    parts = sorted(folder.glob(PART.format("*"))) if folder.is_dir() else []
+    if not parts:
+        return SCHEMA.empty_table().to_pandas()
+    return pq.ParquetDataset(parts, schema=SCHEMA).read().to_pandas()
+
+
+def read_config(out: str | Path) -> dict:
+    path = Path(out) / CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{out} is not a sweep's results directory (it has no {CONFIG})")
+    return json.loads(path.read_text())
+
+
+class ResultStore:
+    """Writes one sweep's rows into `out`; use as a context manager (it holds the lock)."""
+
+    def __init__(self, out: str | Path, config: dict):
+        self.out = Path(out)
+        self.parts = self.out / RESULTS
+        self.config = config
+        self._lock = None
+
+    def __enter__(self) -> ResultStore:
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.out / LOCK)
+        for leftover in self.parts.glob(".*.tmp"):   # a shard cut off mid-write
+            leftover.unlink()
+        self.config = _merged(self.out, self.config)
+        self._write_config()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def done(self) -> set[tuple]:
+        """The keys of the rows already written (grid.row_key)."""
+        parts = sorted(self.parts.glob(PART.format("*")))
+        if not parts:
+            return set()
+        table = pq.ParquetDataset(parts, schema=SCHEMA).read(columns=KEY_COLUMNS)
+        return {row_key(row) for row in table.to_pylist()}
+
+    def write(self, shard_id: str, rows: list[dict]) -> None:
+        """The rows of one finished shard, all or none (written aside, then renamed)."""
+        table = pa.Table.from_pylist([{name: row[name] for name in COLUMNS} for row in rows], schema=SCHEMA)
+        final = self.parts / PART.format(shard_id)
+        temporary = self.parts / f".{final.name}.tmp"
+        with open(temporary, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+
+    def record_skipped(self, skipped: list[dict]) -> None:
+        known = {item["image_id"] for item in self.config["skipped_images"]}
+        self.config["skipped_images"] += [item for item in skipped if item["image_id"] not in known]
+        self._write_config()
+
+    def record_run(self, run: dict) -> None:
+        self.config["runs"].append({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                    **run})
+        self._write_config()
+
+    def _write_config(self) -> None:
+        temporary = self.out / f".{CONFIG}.tmp"
+        temporary.write_text(json.dumps(self.config, indent=1) + "\n")
+        os.replace(temporary, self.out / CONFIG)
+
+
+def _merged(out: Path, config: dict) -> dict:
+    """`config` joined with the one already in `out`: the same fixed settings, grids united."""
+    config = {**config, "skipped_images": config.get("skipped_images", []), "runs": []}
+    path = out / CONFIG
+    if not path.is_file():
+        return config
+    before = json.loads(path.read_text())
+    for name, old, new in _differences(before, config):
+        raise ConfigError(f"{out} holds results of a sweep with {name}={old!r}, not {new!r}: use "
+                          f"another output folder, or {name}={old!r} to add to those results")
+    grid = {name: _union(before["grid"].get(name, []), values) for name, values in config["grid"].items()}
+    images = _union(before.get("images", []), config.get("images", []))
+    return {**before, "grid": grid, "images": images,
+            "skipped_images": before.get("skipped_images", []), "runs": before.get("runs", [])}
+
+
+def _differences(before: dict, config: dict) -> list[tuple[str, object, object]]:
+    """(name, before, now) of each fixed setting that differs."""
+    found = []
+    for name in FIXED:
+        old, new = before.get(name), config.get(name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += [(key, old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys())
+                      if old.get(key) != new.get(key)]
+        elif old != new:
+            found.append((name, old, new))
+    return found
+
+
+def _union(first: list, second: list) -> list:
+    return first + [item for item in second if item not in first]
+
+
+def _lock(path: Path):
+    """An exclusive lock on `path`, released when the returned file is closed (or the process ends)."""
+    handle = open(path, "a")
+    try:
+        import fcntl
+    except ImportError:   # not on POSIX: no lock
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"another sweep is writing to {path.parent}; wait for it to finish or use "
+                          "another output folder") from None
+    return handle
