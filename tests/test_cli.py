@@ -189,7 +189,7 @@ def test_dashboard_main_passes_the_packaged_settings_and_the_operators_last(monk
     argv = seen["argv"]
     assert argv[:3] == ["streamlit", "run", str(settings.APP)] and argv[-3:] == operator
     passed = dict(zip(argv[3:-3:2], argv[4:-3:2]))
-    assert passed["--server.maxUploadSize"] == "20" and passed["--browser.gatherUsageStats"] == "false"
+    assert passed["--server.maxUploadSize"] == "101" and passed["--browser.gatherUsageStats"] == "false"
     assert "--server.address" not in passed          # the operator's choice, given once
     assert "--theme.baseFontSize" not in passed      # set in the environment: it wins
     assert Path(seen["cwd"]) == tmp_path             # started where the operator is

@@ -41,8 +41,7 @@ def open_with_steps(browser, url: str, steps: int):
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="Run attack").wait_for(timeout=180_000)
-    page.get_by_text("Steps, k, β, seed").click()
-    field = page.get_by_role("spinbutton", name="Steps", exact=True)
+    field = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps", exact=True)
     field.fill(str(steps))
     field.press("Enter")
     expect(page.get_by_text(f"{steps} steps", exact=False).first).to_be_visible()
@@ -88,7 +87,9 @@ def test_eight_sessions_share_the_workers_and_stop_when_closed(browser, classroo
     while len(re.findall(r"job \d+ stopped after", log.read_text())) < SESSIONS:
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.5)
-    assert log.read_text().count("its session ended; stopping it") == workers
+    # the running jobs are stopped by the watchdog; a waiting one by it or, first, by the
+    # worker that would have started it
+    assert workers <= log.read_text().count("its session ended; stopping it") <= SESSIONS
     assert log.read_text().count("started after") == workers   # no waiting job started
     before = cpu_seconds(process.pid)
     time.sleep(3)

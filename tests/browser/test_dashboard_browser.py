@@ -24,7 +24,7 @@ def open_dashboard(page, url: str, path: str = "") -> None:
 
 
 def set_steps(page, steps: int) -> None:
-    field = page.get_by_role("spinbutton", name="Steps", exact=True)
+    field = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps", exact=True)
     field.fill(str(steps))
     field.press("Enter")
     expect(page.get_by_text(f"{steps} steps", exact=False).first).to_be_visible()

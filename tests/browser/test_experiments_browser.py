@@ -14,13 +14,14 @@ pytestmark = pytest.mark.browser
 
 def test_a_sweep_in_the_browser(page, dashboard_url, screenshots):
     open_dashboard(page, dashboard_url, "experiments")
-    steps = page.get_by_role("spinbutton", name="Steps")
+    steps = page.get_by_test_id("stMain").get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("4")
     steps.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Run sweep").click()
     wait_for_end(page, re.compile(r"^Finished \d+ rows"), ATTACK_TIMEOUT)
-    expect(page.get_by_text(re.compile(r"^Finished 96 rows"))).to_be_visible()   # 8 images x 3 x 4 eps
+    # 8 images x 4 eps x (top-k, mass-center and a random-sign baseline for each)
+    expect(page.get_by_text(re.compile(r"^Finished 128 rows"))).to_be_visible()
     chart = page.locator(".js-plotly-plot").first
     expect(chart).to_contain_text("top-k attack")
     expect(chart).to_contain_text("random sign")

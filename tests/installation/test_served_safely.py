@@ -24,7 +24,7 @@ gatherUsageStats = true
 """
 
 
-def expect_safe(facts: live.Served, cap_mb: int = 20) -> None:
+def expect_safe(facts: live.Served, cap_mb: int = 101) -> None:
     assert facts.on_loopback
     if facts.other_address is None:
         pytest.skip("this machine has no non-loopback address to test the binding with")

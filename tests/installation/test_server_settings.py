@@ -10,7 +10,7 @@ from streamlit import config
 from dashboard import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SAFE = {"server.address": "127.0.0.1", "server.maxUploadSize": 20,
+SAFE = {"server.address": "127.0.0.1", "server.maxUploadSize": 101,
         "server.enableXsrfProtection": True, "browser.gatherUsageStats": False}
 
 
