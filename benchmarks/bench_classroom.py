@@ -2,7 +2,7 @@
 
 Prints the first-paint time of new visitors while the attacks run and wait, each
 attack's wait in the queue and its run time (read from the server's log), and when the
-last one finished. The dashboard runs at most one attack per worker (one per core, or
+last one finished. The dashboard runs at most one attack per worker (one per two cores, or
 FRAGILITY_WORKERS); the rest wait in line with their place shown on their page.
 
     .venv/bin/python benchmarks/bench_classroom.py [--sessions 8] [--steps 100]
@@ -45,8 +45,7 @@ def first_paint(browser, url: str) -> float:
 
 
 def set_steps(page, steps: int) -> None:
-    page.get_by_text("Steps, k, β, seed").click()
-    field = page.get_by_role("spinbutton", name="Steps", exact=True)
+    field = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps", exact=True)
     field.fill(str(steps))
     field.press("Enter")
     page.get_by_text(f"{steps} steps", exact=False).first.wait_for(timeout=TIMEOUT)
@@ -83,8 +82,8 @@ def main() -> None:
             all_done = time.perf_counter() - start
             browser.close()
     finally:
+        log = Path(process.log_path).read_text()   # stop() removes the log file
         server.stop(process)
-    log = Path(process.log_path).read_text()
     waits = sorted(float(seconds) for _, seconds in STARTED.findall(log))
     runs = [float(seconds) for _, _, seconds in ENDED.findall(log)]
     cores = len(os.sched_getaffinity(0))
