@@ -235,3 +235,14 @@ def test_sweep_is_the_function_not_its_module():
 
     importlib.import_module("fragility.experiments.sweep")
     assert inspect.isfunction(fg.sweep) and fg.experiments.sweep is fg.sweep
+
+
+def test_the_local_engine_never_imports_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, fragility as fg\n"
+            "fg.sweep('bundled', 'synthetic:1', steps=1, figures=False)\n"
+            "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
