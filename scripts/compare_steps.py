@@ -19,6 +19,7 @@ import torch
 from scipy.stats import kendalltau
 
 import fragility as fg
+from measured_on import bundled_and_samples
 
 CHECKPOINTS = (5, 10, 25, 50, 100, 150, 200, 300)
 
@@ -37,10 +38,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--images", type=int, default=4)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = fg.load_model("bundled", device="cpu")
-    samples = fg.samples("synthetic")[::max(1, len(fg.samples("synthetic")) // args.images)][:args.images]
-    images = torch.stack([sample.load(size=model.input_size) for sample in samples])
+    model, images = bundled_and_samples(args.images)
     curves = {}
     for method in fg.methods():
         started = time.perf_counter()

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 import fragility as fg
+from measured_on import bundled_and_samples
 
 
 def main() -> None:
@@ -22,11 +21,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--methods", default="gradient,deeplift")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = fg.load_model("bundled", device="cpu")
-    samples = fg.samples("synthetic")
-    samples = samples[::max(1, len(samples) // args.images)][:args.images]
-    images = torch.stack([sample.load(size=model.input_size) for sample in samples])
+    model, images = bundled_and_samples(args.images)
 
     def scores(result) -> str:
         return f"{result.metrics['spearman'].mean():.3f} / {result.metrics['top_k_intersection'].mean():.3f}"

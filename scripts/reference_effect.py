@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
 import fragility as fg
+from measured_on import bundled_and_samples
 
 REFERENCES = {"integrated-gradients": ("black", "mean", "dataset-mean"),
               "deeplift": ("black", "mean", "dataset-mean")}
@@ -28,11 +27,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--ig-points", type=int, default=100, help="integrated gradients' M")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = fg.load_model("bundled", device="cpu")
-    samples = fg.samples("synthetic")
-    samples = samples[::max(1, len(samples) // args.images)][:args.images]
-    images = torch.stack([sample.load(size=model.input_size) for sample in samples])
+    model, images = bundled_and_samples(args.images)
     print(f"top-k attack, {args.steps} steps, {len(images)} images, IG M={args.ig_points}")
     print(f"{'method':22} {'reference':13} {'Spearman':>9} {'(random)':>9} {'top-k':>7} {'(random)':>9}")
     for method, references in REFERENCES.items():

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 import fragility as fg
+from measured_on import bundled_and_samples
 from fragility.attacks.parameters import default_k
 
 
@@ -26,11 +25,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--samples", type=int, default=50)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = fg.load_model("bundled", device="cpu")
-    samples = fg.samples("synthetic")
-    samples = samples[::max(1, len(samples) // args.images)][:args.images]
-    images = torch.stack([sample.load(size=model.input_size) for sample in samples])
+    model, images = bundled_and_samples(args.images)
     k = default_k(*images.shape[-2:])
     options = {"samples": args.samples, "seed": 0}
     attack = fg.attack(model, images, "smoothgrad", "top-k", method_options=options, steps=args.steps)
