@@ -22,7 +22,7 @@ import pytest
 from dashboard import server
 
 from . import live
-from .test_served_safely import HOSTILE, expect_safe
+from .test_served_safely import AROUND_CAP, HOSTILE, expect_safe
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "fragility", "dashboard")
@@ -152,7 +152,7 @@ def test_fragility_dashboard_serves_safely(installed, started):
     process, url = server.start(launcher=[installed.venv / "bin" / "fragility-dashboard"],
                                 cwd=installed.work, env=installed.env)
     started.append(process)
-    expect_safe(live.served(url, upload_mb=(19, 21)))
+    expect_safe(live.served(url, upload_mb=AROUND_CAP))
 
 
 def test_plain_streamlit_run_of_the_installed_app_serves_safely(installed, started, tmp_path):
@@ -163,4 +163,4 @@ def test_plain_streamlit_run_of_the_installed_app_serves_safely(installed, start
     process, url = server.start(launcher=[installed.python, "-m", "streamlit", "run", app],
                                 cwd=tmp_path, env=installed.env)
     started.append(process)
-    expect_safe(live.served(url, upload_mb=(19, 21)))
+    expect_safe(live.served(url, upload_mb=AROUND_CAP))
