@@ -166,9 +166,11 @@ def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> No
 
 
 def _live(job: state.Job, choices: Choices, opacity: float) -> None:
-    @st.fragment(run_every=REFRESH_SECONDS)
+    queued = job.waiting
+
+    @st.fragment(run_every=job.refresh_every(REFRESH_SECONDS))
     def live():
-        if not job.running:
+        if not job.running or (queued and not job.waiting):   # done, or out of the queue
             st.rerun()
         left, right = st.columns([5, 1], vertical_alignment="center")
         left_time = job.time_left()
