@@ -31,7 +31,7 @@ def pool():
 
 
 def test_at_most_size_jobs_run_and_the_rest_wait_in_order(pool):
-    release, running, most, order = threading.Event(), [0], [0], []
+    releases, running, most, order = [threading.Event() for _ in range(5)], [0], [0], []
     lock = threading.Lock()
 
     def work(number):
@@ -40,7 +40,7 @@ def test_at_most_size_jobs_run_and_the_rest_wait_in_order(pool):
                 running[0] += 1
                 most[0] = max(most[0], running[0])
                 order.append(number)
-            release.wait(20)
+            releases[number].wait(20)
             with lock:
                 running[0] -= 1
             return number
@@ -54,10 +54,12 @@ def test_at_most_size_jobs_run_and_the_rest_wait_in_order(pool):
     assert jobs[2].phase == "waiting for a free worker (1st in line; 2 runs at a time)"
     assert jobs[4].phase.startswith("waiting for a free worker (3rd in line")
     assert jobs[3].waiting and jobs[3].running
-    release.set()
+    for number in range(5):          # one worker frees at a time: it takes the first in line
+        releases[number].set()
+        wait_until(lambda: len(order) == min(5, number + 3))
     for each in jobs:
         assert each.wait(20)
-    assert most[0] == 2 and order[2:] == [2, 3, 4]
+    assert most[0] == 2 and sorted(order[:2]) == [0, 1] and order[2:] == [2, 3, 4]
     assert [each.result for each in jobs] == list(range(5))
 
 
