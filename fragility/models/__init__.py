@@ -42,20 +42,17 @@ def load_model(name_or_path: str | Path | ModelFile = "bundled",
     if builder is not None:
         return builder(device, weights)
     if isinstance(name_or_path, ModelFile):
-        if weights is not None:
-            raise ModelError(f"weights= goes with an architecture name ({', '.join(models())}), "
-                             f"not with a model file like {name_or_path.name!r}")
-        model = load_torchscript(name_or_path, device)
-        probe(model)
-        return model
-    path = Path(name_or_path) if isinstance(name_or_path, (str, Path)) else None
-    if path is None or not (path.exists() or path.suffix or "/" in str(name_or_path)):
-        raise ConfigError(f"unknown model {name_or_path!r}; choose one of: {', '.join(models())}, "
-                          "or give the path of a TorchScript file")
+        source, described = name_or_path, f"a model file like {name_or_path.name!r}"
+    else:
+        path = Path(name_or_path) if isinstance(name_or_path, (str, Path)) else None
+        if path is None or not (path.exists() or path.suffix or "/" in str(name_or_path)):
+            raise ConfigError(f"unknown model {name_or_path!r}; choose one of: "
+                              f"{', '.join(models())}, or give the path of a TorchScript file")
+        source, described = path, f"a file path like {str(path)!r}"
     if weights is not None:
         raise ModelError(f"weights= goes with an architecture name ({', '.join(models())}), "
-                         f"not with a file path like {str(path)!r}")
-    model = load_torchscript(path, device)
+                         f"not with {described}")
+    model = load_torchscript(source, device)
     probe(model)
     return model
 
