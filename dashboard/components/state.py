@@ -30,10 +30,6 @@ MAX_JOBS = 12   # finished results kept per browser session
 STOP_GRACE_SECONDS = 2.0
 IMAGE_SIZE = 224          # uploads for a model that declares no input size
 _DECODES = threading.BoundedSemaphore(2)   # full-size image decodes at once, server-wide
-# A queued job's page only shows its place in line: redrawn this often. Every live redraw
-# holds the server's GIL (8 sessions on 2 cores: a new visitor's first paint took 12-15 s
-# with every page redrawn 3 times a second, 5-6 s with redraws every 1.5 s).
-QUEUED_REFRESH_SECONDS = 2.0
 
 
 def job_seconds() -> float:
@@ -201,10 +197,6 @@ class Job:
     @property
     def waiting(self) -> bool:
         return self._began is None and self.running
-
-    def refresh_every(self, seconds: float) -> float:
-        """How often a live view of this job redraws: `seconds`, or slower while it waits."""
-        return QUEUED_REFRESH_SECONDS if self.waiting else seconds
 
     @property
     def stopped(self) -> bool:

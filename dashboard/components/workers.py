@@ -28,11 +28,11 @@ from .failures import LOG
 WATCH_SECONDS = 0.5           # how often the watchdog looks at sessions and budgets
 SESSION_GRACE_SECONDS = 3.0   # a session gone this long has ended (not a reconnect)
 LOST_AFTER_SECONDS = 30.0     # a stopped job that has not returned by then is given up
-# Workers run at a lower CPU priority (Linux nice, per thread) than the threads that serve
-# and draw pages, so a new visitor's page is drawn at once while attacks fill the rest of
-# the machine (a page run beside two attacks on 2 cores: 1.6 s at equal priority, 0.55 s
-# with this, 0.5 s with nothing running).
-WORKER_NICE = 10
+# Workers run at the lowest CPU priority (Linux nice, per thread), below the threads that
+# serve and draw pages, so a new visitor's page is drawn first while attacks fill the rest
+# of the machine (a page run beside two attacks on 2 cores: 1.6 s at equal priority, 0.55 s
+# at nice 10, 0.5 s with nothing running).
+WORKER_NICE = 19
 
 
 def worker_count() -> int:

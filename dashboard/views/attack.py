@@ -8,11 +8,10 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import export, figures, panels, state
+from ..components import export, figures, live, panels, state
 from ..components.choices import Choices
 from ..components.failures import escape
 
-REFRESH_SECONDS = 0.35      # live redraws while an attack runs (about 3 per second)
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
 
 
@@ -166,21 +165,9 @@ def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> No
 
 
 def _live(job: state.Job, choices: Choices, opacity: float) -> None:
-    queued = job.waiting
-
-    @st.fragment(run_every=job.refresh_every(REFRESH_SECONDS))
-    def live():
-        if not job.running or (queued and not job.waiting):   # done, or out of the queue
-            st.rerun()
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left_time = job.time_left()
-        text = f"{job.phase}: step {job.step} of {job.total}" + (
-            f" · about {left_time:.0f} s left" if left_time is not None else "")
-        left.progress(min(job.step / max(job.total, 1), 1.0), text=text)
-        if right.button("Stop", icon=":material/stop:", key="stop_attack", width="stretch"):
-            job.stop.set()
+    def content():
         original = _cached_original(choices)
-        if original is None or job.waiting:    # in the queue: its place in line is enough
+        if original is None:
             return
         original_map, prediction = original
         snapshot = job.snapshot
@@ -191,7 +178,7 @@ def _live(job: state.Job, choices: Choices, opacity: float) -> None:
             note = f"best so far (step {snapshot['step']})"
         _tiles(choices, original_map, perturbed, perturbed_map, opacity, _label(prediction), note)
         _charts(job, choices, original_map)
-    live()
+    live.show(job, "stop_attack", live.steps_text, content)
 
 
 def _cached_original(choices: Choices):

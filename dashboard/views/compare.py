@@ -8,10 +8,9 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, panels, state
+from ..components import figures, live, panels, state
 from ..components.choices import Choices
 
-REFRESH_SECONDS = 0.5
 PER_ROW = 4
 # Steps per method. Measured with scripts/compare_steps.py on the bundled model's generated
 # samples (top-k attack, eps 8): the ranking by effect beyond chance agrees with the
@@ -53,16 +52,9 @@ def render(choices: Choices) -> None:
         defended = f", with and without {fg.get_defence(choices.defence).title}" if choices.defence else ""
         st.caption(f"{len(names)} methods × {steps} steps, each with its random-sign baseline{defended}.")
     elif job.running:
-        @st.fragment(run_every=REFRESH_SECONDS)
-        def live():
-            if not job.running:
-                st.rerun()
-            st.progress(min(job.step / max(job.total, 1), 1.0),
-                        text=f"{job.phase} · {len(job.partial)} of {len(names)} methods done")
-            if st.button("Stop", icon=":material/stop:", key="stop_compare"):
-                job.stop.set()
-            _grid(list(job.partial), choices, opacity)
-        live()
+        live.show(job, "stop_compare",
+                  lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done",
+                  lambda: _grid(list(job.partial), choices, opacity))
     elif job.error:
         state.show_error(job)
     else:

@@ -10,10 +10,9 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, panels, state
+from ..components import figures, live, panels, state
 from ..components.choices import Choices
 
-REFRESH_SECONDS = 0.5
 TRAINED, SHUFFLED = "bundled", "bundled-shuffled"
 
 
@@ -72,22 +71,14 @@ def _work(choices: Choices, target: int | None):
 
 
 def _live(job: state.Job, choices: Choices, opacity: float) -> None:
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def live():
-        if not job.running:
-            st.rerun()
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left.progress(min(job.step / max(job.total, 1), 1.0),
-                      text=f"{job.phase}: method {job.step} of {job.total}")
-        if right.button("Stop", icon=":material/stop:", key="stop_data_randomization",
-                        width="stretch"):
-            job.stop.set()
+    def content():
         count = len(job.history)
         rows = job.history[:count]
         _tiles(choices, [row["method"] for row in rows], list(job.partial[:count]), opacity)
         if rows:
             _chart(rows, k=None)
-    live()
+    live.show(job, "stop_data_randomization",
+              lambda job: f"{job.phase}: method {job.step} of {job.total}", content)
 
 
 def _finished(job: state.Job, choices: Choices, opacity: float) -> None:

@@ -18,10 +18,9 @@ import streamlit as st
 import fragility as fg
 from fragility.experiments import report
 
-from ..components import state
+from ..components import live, state
 from ..components.choices import Choices
 
-REFRESH_SECONDS = 0.7
 ROOT_VARIABLE = "FRAGILITY_RESULTS"
 DEFAULT_ROOT = Path.home() / "fragility-results"
 SOURCES = {"synthetic": "Generated shapes (with masks)", "samples": "Sample images"}
@@ -115,23 +114,19 @@ def _work(model: fg.Model, settings: dict, out: Path):
 
 
 def _live(job: state.Job) -> None:
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def live():
-        if not job.running:
-            st.rerun()
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        seconds = job.time_left()
-        text = (f"{job.phase}: {job.step:.0f} of {job.total} rows"
-                + (f" · about {seconds:.0f} s left" if seconds is not None and job.step else ""))
-        left.progress(min(job.step / max(job.total, 1), 1.0), text=text)
-        if right.button("Stop", icon=":material/stop:", key="stop_sweep", width="stretch"):
-            job.stop.set()
+    def content():
         parts = list(job.partial)
         if parts:
             _curves(pd.concat(parts, ignore_index=True), "live")
         else:
             st.caption("The curves appear when the first attack call has finished.")
-    live()
+    live.show(job, "stop_sweep", _progress_text, content)
+
+
+def _progress_text(job: state.Job) -> str:
+    seconds = job.time_left()
+    return (f"{job.phase}: {job.step:.0f} of {job.total} rows"
+            + (f" · about {seconds:.0f} s left" if seconds is not None and job.step else ""))
 
 
 def _finished(job: state.Job, out: Path) -> None:

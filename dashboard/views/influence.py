@@ -11,10 +11,9 @@ import fragility as fg
 from fragility.influence import DEFAULT_GAMMA
 from fragility.smooth import DEFAULT_BETA
 
-from ..components import figures, panels, state
+from ..components import figures, live, panels, state
 from ..components.choices import Choices
 
-REFRESH_SECONDS = 0.5
 DEFAULT_TRAIN = 200     # training images scored: the whole run takes seconds on a laptop CPU
 MAX_TRAIN = 4096
 STRIP_TILE = 128
@@ -128,16 +127,7 @@ def _work(choices: Choices, settings: dict):
 # ---------------------------------------------------------------- drawing
 
 def _live(job: state.Job, choices: Choices, settings: dict) -> None:
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def live():
-        if not job.running:
-            st.rerun()
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        counted = job.phase in ("attack", "random-sign baseline")
-        text = f"{job.phase}: step {job.step} of {job.total}" if counted else f"{job.phase}…"
-        left.progress(min(job.step / max(job.total, 1), 1.0) if counted else 0.0, text=text)
-        if right.button("Stop", icon=":material/stop:", key="stop_influence", width="stretch"):
-            job.stop.set()
+    def content():
         snapshot = job.snapshot
         if snapshot is None:
             return
@@ -150,7 +140,19 @@ def _live(job: state.Job, choices: Choices, settings: dict) -> None:
         columns[1].image(panels.to_pil(snapshot["perturbed"][0]), caption=note.capitalize(), width="stretch")
         _strips(choices.model, train, labels, original, current, settings["k"], note)
         _charts(job.history, job.baseline_history, settings)
-    live()
+    live.show(job, "stop_influence", _progress_text, content, fraction=_fraction)
+
+
+def _counted(job: state.Job) -> bool:
+    return job.phase in ("attack", "random-sign baseline")
+
+
+def _progress_text(job: state.Job) -> str:
+    return f"{job.phase}: step {job.step} of {job.total}" if _counted(job) else f"{job.phase}…"
+
+
+def _fraction(job: state.Job) -> float:
+    return job.step / max(job.total, 1) if _counted(job) else 0.0
 
 
 def _finished(job: state.Job, choices: Choices, settings: dict) -> None:

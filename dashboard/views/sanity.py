@@ -6,11 +6,10 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, panels, state
+from ..components import figures, live, panels, state
 from ..components.choices import Choices
 from . import data_randomization
 
-REFRESH_SECONDS = 0.5
 PER_ROW = 8             # map tiles per row
 SHOWN_STEPS = PER_ROW - 1   # steps shown beside the original unless every layer is asked for
 SANITY_PAPER = ("Adebayo, Gilmer, Muelly, Goodfellow, Hardt & Kim, *Sanity Checks for Saliency "
@@ -117,15 +116,7 @@ def _work(choices: Choices, mode: str, seed: int, init: str, target: int | None)
 # ---------------------------------------------------------------- drawing
 
 def _live(job: state.Job, choices: Choices, mode: str, opacity: float, every_layer: bool) -> None:
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def live():
-        if not job.running:
-            st.rerun()
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left.progress(min(job.step / max(job.total, 1), 1.0),
-                      text=f"{job.phase}: layer {job.step} of {job.total}")
-        if right.button("Stop", icon=":material/stop:", key="stop_sanity", width="stretch"):
-            job.stop.set()
+    def content():
         snapshot = job.snapshot
         if snapshot is None:
             return
@@ -134,7 +125,8 @@ def _live(job: state.Job, choices: Choices, mode: str, opacity: float, every_lay
         _tiles(choices, mode, snapshot["original"], layers, list(job.partial[:count]), opacity,
                every_layer)
         _chart(choices, mode, job.history[:count])
-    live()
+    live.show(job, "stop_sanity", lambda job: f"{job.phase}: layer {job.step} of {job.total}",
+              content)
 
 
 def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,

@@ -1,0 +1,67 @@
+"""The live view of a job: a waiting job shows its place in line only, a running one its
+progress and pictures, each redrawn on its own clock."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard.components import live
+
+
+def live_page(phase: str, began: bool):
+    """A page that shows the live view of one job in the given state."""
+    from dashboard.components import live, state
+
+    import streamlit as st
+
+    if "job" not in st.session_state:
+        job = state.Job("job", lambda job: None, total=10)
+        job.phase, job.step = phase, 4
+        if began:
+            job._began = job.started
+        st.session_state["job"] = job
+    job = st.session_state["job"]
+    st.session_state.setdefault("redraws", 0)
+
+    def content():
+        st.session_state["redraws"] += 1
+        st.markdown("live pictures")
+
+    live.show(job, "stop_job", live.steps_text, content)
+
+
+def run(phase: str, began: bool) -> AppTest:
+    app = AppTest.from_function(live_page, kwargs={"phase": phase, "began": began},
+                                default_timeout=30)
+    return app.run()
+
+
+def test_a_waiting_job_shows_its_place_in_line_and_no_pictures():
+    app = run("waiting for a free worker (3rd in line; 1 run at a time)", began=False)
+    assert not app.exception
+    assert [bar.proto.text for bar in app.get("progress")] == [
+        "waiting for a free worker (3rd in line; 1 run at a time)"]
+    assert app.session_state["redraws"] == 0
+    assert [button.label for button in app.button] == ["Stop"]
+
+
+def test_a_running_job_shows_its_progress_and_its_pictures():
+    app = run("attack", began=True)
+    assert not app.exception
+    (bar,) = app.get("progress")
+    assert bar.proto.text.startswith("attack: step 4 of 10")
+    assert bar.proto.value == 40
+    assert app.session_state["redraws"] == 1
+    assert "live pictures" in [text.value for text in app.markdown]
+
+
+def test_stop_sets_the_jobs_stop():
+    app = run("attack", began=True)
+    assert not app.session_state["job"].stopped
+    app.button(key="stop_job").click().run()
+    assert not app.exception
+    assert app.session_state["job"].stopped
+
+
+def test_pictures_redraw_less_often_than_the_progress_line():
+    assert live.PROGRESS_SECONDS < live.CONTENT_SECONDS <= live.QUEUED_SECONDS
