@@ -4,8 +4,8 @@ Every redraw costs the server (the page's script and its pictures) and, more, th
 browser (a Plotly chart is laid out again on each new figure). Measured with one attack
 page on 2 cores: redrawing tiles and three charts every 0.35 s kept a browser tab at 93 %
 of a core, the tiles alone 35 %, the whole view every second 43 %. So the progress line
-(cheap) moves every half second, the pictures follow every `CONTENT_SECONDS`, and a job
-waiting in the queue shows only its place in line, redrawn every `QUEUED_SECONDS`.
+(cheap) moves every `PROGRESS_SECONDS`, the pictures follow every `CONTENT_SECONDS`, and a
+job waiting in the queue shows only its place in line, redrawn every `QUEUED_SECONDS`.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
     pictures()
 
 
-def steps_text(job: Job, unit: str = "step") -> str:
+def steps_text(job: Job) -> str:
     """'attack: step 12 of 100 · about 30 s left'."""
     seconds = job.time_left()
-    return (f"{job.phase}: {unit} {job.step:.0f} of {job.total}"
+    return (f"{job.phase}: step {job.step} of {job.total}"
             + (f" · about {seconds:.0f} s left" if seconds is not None else ""))
