@@ -56,10 +56,20 @@ def healthy(url: str) -> bool:
         return answer.status == 200
 
 
+def settled(page) -> None:
+    """Wait until the script run that the last click started has finished, as a person
+    does before the next step (a file chosen while the page is still rerunning can be
+    dropped by the rerun)."""
+    page.wait_for_timeout(250)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=60_000)
+
+
 def choose(page, label: str, option: str) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stSelectbox").filter(has_text=label).click()
     page.get_by_role("option", name=option, exact=True).click()
+    settled(page)
 
 
 def uploader(page, label: str):
@@ -76,8 +86,10 @@ def upload(page, item: hostile.Item) -> None:
         target = uploader(page, "Labels")
     else:
         sidebar.get_by_text("Your own file", exact=True).click()
+        settled(page)
         if item.slot == "torchscript":
             sidebar.get_by_text("TorchScript", exact=True).click()
+            settled(page)
         else:
             choose(page, "Architecture", "bundled")
         target = uploader(page, "Model file")
