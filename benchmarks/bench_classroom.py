@@ -2,7 +2,9 @@
 
 Prints the first-paint time of new visitors while the attacks run and wait, each
 attack's wait in the queue and its run time (read from the server's log), and when the
-last one finished. The dashboard runs at most one attack per worker (one per two cores, or
+last one finished. Beside each first paint it prints that of the smallest Streamlit page
+(benchmarks/minimal_page.py, served by a process of its own and loaded right after): the
+part of a first paint that is Streamlit's own, under the same load. The dashboard runs at most one attack per worker (one per two cores, or
 FRAGILITY_WORKERS); the rest wait in line with their place shown on their page.
 
     .venv/bin/python benchmarks/bench_classroom.py [--sessions 8] [--steps 100]
@@ -27,6 +29,10 @@ from dashboard import server  # noqa: E402
 from dashboard.components.workers import worker_count  # noqa: E402
 
 TIMEOUT = 600_000   # ms
+MINIMAL_PAGE = Path(__file__).resolve().parent / "minimal_page.py"
+# The packaged settings that matter to a page load, for the minimal page (it has no config).
+MINIMAL_SETTINGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+                    "--server.fileWatcherType", "none"]
 STARTED = re.compile(r"job (\d+) started after ([\d.]+) s in the queue")
 ENDED = re.compile(r"job (\d+) (finished|stopped) after ([\d.]+) s")
 
@@ -58,13 +64,17 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=3, help="new visitors while they run")
     args = parser.parse_args()
     process, url = server.start()
+    minimal, minimal_url = server.start(launcher=[sys.executable, "-m", "streamlit", "run",
+                                                  str(MINIMAL_PAGE), *MINIMAL_SETTINGS])
     try:
         with sync_playwright() as playwright:
             # The visitor has a browser of their own, as on another machine; the 8 sessions
             # share one (all of them on the server's cores, as in the browser test).
             browser, room = (playwright.chromium.launch(executable_path=server.CHROMIUM,
                                                         args=server.CHROMIUM_ARGS) for _ in range(2))
-            idle_paint = [first_paint(browser, url) for _ in range(2)][-1]   # model cached
+            first_paint(browser, url), first_paint(browser, minimal_url)   # model cached
+            idle = [(first_paint(browser, url), first_paint(browser, minimal_url))
+                    for _ in range(3)]
             contexts = [room.new_context(viewport={"width": 1400, "height": 900})
                         for _ in range(args.sessions)]
             pages = [context.new_page() for context in contexts]
@@ -78,7 +88,8 @@ def main() -> None:
                 page.get_by_role("button", name="Run attack").click()
             busy_paints = []
             for _ in range(args.visitors):
-                busy_paints.append((time.perf_counter() - start, first_paint(browser, url)))
+                at = time.perf_counter() - start
+                busy_paints.append((at, first_paint(browser, url), first_paint(browser, minimal_url)))
             for page in pages:
                 page.get_by_text(re.compile(r"^Finished \d+ steps")).wait_for(timeout=TIMEOUT)
             all_done = time.perf_counter() - start
@@ -87,14 +98,17 @@ def main() -> None:
     finally:
         log = Path(process.log_path).read_text()   # stop() removes the log file
         server.stop(process)
+        server.stop(minimal)
     waits = sorted(float(seconds) for _, seconds in STARTED.findall(log))
     runs = [float(seconds) for _, _, seconds in ENDED.findall(log)]
     cores = len(os.sched_getaffinity(0))
     print(f"{args.sessions} sessions press Run attack at once ({args.steps} steps, bundled "
           f"model), {worker_count()} workers on {cores} CPU cores")
-    print(f"first paint with nothing running:        {idle_paint:.2f} s")
-    for at, seconds in busy_paints:
-        print(f"first paint of a new visitor at +{at:4.1f} s: {seconds:.2f} s")
+    print("first paint (s):                       dashboard   minimal Streamlit page")
+    print(f"  nothing running (median of 3):            {statistics.median(d for d, _ in idle):.2f}"
+          f"        {statistics.median(m for _, m in idle):.2f}")
+    for at, seconds, floor in busy_paints:
+        print(f"  a new visitor at +{at:4.1f} s:                {seconds:.2f}        {floor:.2f}")
     print(f"queue waits (s):  {', '.join(f'{w:.1f}' for w in waits)}")
     print(f"                  median {statistics.median(waits):.1f}, longest {max(waits):.1f}")
     print(f"run time per job (s, baseline + attack): median {statistics.median(runs):.1f}, "

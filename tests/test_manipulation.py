@@ -164,7 +164,7 @@ def test_the_command_writes_a_loadable_checkpoint_and_a_card(tmp_path):
     assert "fragility manipulate --region background --steps 2" in card
     test_images, test_labels, test_masks = make_dataset(8, fg.manipulation.EVAL_SEED)
     after = evaluate(model, test_images, test_labels, "background", test_masks)
-    assert f"| accuracy | " in card and f"**{after['accuracy']:.2%}**" in card
+    assert "| accuracy | " in card and f"**{after['accuracy']:.2%}**" in card
     assert f"**{after['mass'].mean().item():.1%}**" in card
 
 

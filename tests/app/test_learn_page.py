@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
-from app_driver import open_page
-
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+from app_driver import APP, open_page
 
 
 def test_the_learn_page_explains_baselines_changes_and_every_method():

@@ -7,15 +7,13 @@ import io
 import re
 
 import pytest
-import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
 import hostile
-from app_driver import latest_job, run_until_done
-from conftest import APP
-from dashboard.components import state, uploads
+from app_driver import APP, latest_job, run_until_done
+from dashboard.components import uploads
 
 
 @pytest.fixture
