@@ -117,7 +117,7 @@ def _model(choices: Choices) -> None:
 
 
 def _labels_uploader(key: str):
-    return st.file_uploader("Labels (optional .txt or .json)", type=list(uploads.LABEL_TYPES),
+    return uploads.uploader("Labels (optional .txt or .json)", "labels",
                             key=key, help="One class name per line (.txt), or a JSON list of "
                             "names or mapping from class index to name; at most "
                             f"{uploads.limit_text('labels')}.")
@@ -151,8 +151,8 @@ def _own_model(choices: Choices) -> None:
         input_size = int(st.number_input("Input size (pixels)", 8, 1024, state.IMAGE_SIZE,
                                          key="own_input_size",
                                          help="The side of the square images your model takes."))
-    upload = st.file_uploader(
-        "Model file", type=list(uploads.MODEL_TYPES), key="own_model_file",
+    upload = uploads.uploader(
+        "Model file", "model", key="own_model_file",
         help=f"{uploads.type_list(uploads.MODEL_TYPES)}; at most {uploads.limit_text('model')}.")
     labels_file = _labels_uploader("own_labels_file")
     if upload is None:
@@ -196,8 +196,8 @@ def _image(choices: Choices) -> None:
                         format_func=lambda n: titles.get(n, n))
     try:
         if name == UPLOAD:
-            upload = st.file_uploader(
-                "Image file", type=list(uploads.IMAGE_TYPES), key="image_file",
+            upload = uploads.uploader(
+                "Image file", "image", key="image_file",
                 help=f"{uploads.IMAGE_FORMATS}; at most {uploads.limit_text('image')}; "
                      f"shrunk to {size}x{size} pixels for the model.")
             if upload is None:

@@ -35,7 +35,7 @@ TORCHSCRIPT_SETTING = "FRAGILITY_ALLOW_TORCHSCRIPT"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 __all__ = ["IMAGE_FORMATS", "IMAGE_TYPES", "LABEL_TYPES", "MODEL_TYPES", "read",
-           "torchscript_allowed", "torchscript_off_message"]
+           "torchscript_allowed", "torchscript_off_message", "uploader"]
 
 
 def model_limit_mb() -> int:
@@ -93,6 +93,26 @@ def torchscript_off_message() -> str:
             f"TorchScript on with `{TORCHSCRIPT_SETTING}=1` (for visitors they trust). "
             "State dicts and safetensors files for the listed architectures run no code and "
             "work here: choose **State dict**.")
+
+
+TYPES = {"image": tuple(IMAGE_TYPES), "labels": LABEL_TYPES, "model": MODEL_TYPES}
+# Streamlit writes the server-wide ceiling (server.maxUploadSize) under every uploader; this
+# rule writes the limit of the uploader's own kind there instead. Passing the limit as the
+# uploader's max_upload_size would print it too, but then the browser refuses a bigger file
+# with only a red icon, where the server's check names the file and the limit.
+_CAPTION_RULE = """<style>
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; white-space: normal; }}
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+  content: "{caption}"; font-size: 0.875rem; }}
+</style>"""
+
+
+def uploader(label: str, kind: str, key: str, help: str):
+    """A file uploader for `kind` ("image", "labels" or "model") whose caption states that
+    kind's limit and file types."""
+    caption = f"{limit_text(kind)} per file • {', '.join(t.upper() for t in TYPES[kind])}"
+    st.html(_CAPTION_RULE.format(key=key, caption=caption.replace("\\", "").replace('"', "")))
+    return st.file_uploader(label, type=list(TYPES[kind]), key=key, help=help)
 
 
 def type_list(types: tuple[str, ...]) -> str:

@@ -136,3 +136,32 @@ def test_hostile_upload_through_the_page(browser, hostile_server, context, name)
         page.context.close()
     assert healthy(url) and process.poll() is None
     assert not context.marker.exists()
+
+
+def shown_caption(page, label: str) -> str:
+    """The caption under an uploader as drawn: the text Streamlit writes there is hidden
+    (font size 0) and the dashboard's rule draws its own after it."""
+    instructions = page.get_by_test_id("stFileUploader").filter(has_text=label).get_by_test_id(
+        "stFileUploaderDropzoneInstructions").locator("span")
+    hidden = instructions.evaluate("e => getComputedStyle(e).fontSize")
+    drawn = instructions.evaluate("e => getComputedStyle(e, '::after').content")
+    assert hidden == "0px", hidden
+    return drawn.strip('"')
+
+
+def test_each_uploader_states_its_own_limit_not_the_servers_ceiling(browser, hostile_server):
+    _, url = hostile_server
+    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("button", name="Run attack").wait_for(timeout=120_000)
+        assert shown_caption(page, "Labels") == "1 MB per file • TXT, JSON"
+        choose(page, "Sample", "Upload your own image")
+        assert shown_caption(page, "Image file") == \
+            "20 MB per file • PNG, JPG, JPEG, WEBP, GIF, BMP, TIF, TIFF"
+        page.get_by_test_id("stSidebar").get_by_text("Your own file", exact=True).click()
+        settled(page)
+        assert shown_caption(page, "Model file") == \
+            f"{MODEL_LIMIT_MB} MB per file • PT, PTH, TS, SAFETENSORS, BIN"
+    finally:
+        page.context.close()
