@@ -16,7 +16,6 @@ refuses a file before sending it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 import streamlit as st
@@ -26,6 +25,7 @@ from fragility.images import EXTENSIONS as IMAGE_TYPES
 from fragility.images import FORMATS as IMAGE_FORMATS
 from fragility.labels import MAX_BYTES as LABELS_BYTES
 
+from .. import settings
 from .failures import escape
 
 MODEL_TYPES = ("pt", "pth", "ts", "safetensors", "bin")
@@ -65,17 +65,6 @@ def read(upload, kind: str) -> bytes:
     return upload.getvalue()
 
 
-def _loopback(address: str | None) -> bool:
-    if not address:             # Streamlit's default: every interface
-        return False
-    if address.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:          # a host name: it may resolve to anything
-        return False
-
-
 def torchscript_allowed() -> bool:
     """FRAGILITY_ALLOW_TORCHSCRIPT if set, else whether the server binds a loopback address."""
     value = os.environ.get(TORCHSCRIPT_SETTING, "").strip().lower()
@@ -83,7 +72,8 @@ def torchscript_allowed() -> bool:
         return True
     if value in _FALSE:
         return False
-    return _loopback(st.get_option("server.address"))
+    address = st.get_option("server.address") or ""    # unset: every interface
+    return settings.is_loopback(address.strip().strip("[]").lower())
 
 
 def torchscript_off_message() -> str:
