@@ -3,9 +3,10 @@
 Prints the first-paint time of new visitors while the attacks run and wait, each
 attack's wait in the queue and its run time (read from the server's log), and when the
 last one finished. Beside each first paint it prints that of the smallest Streamlit page
-(benchmarks/minimal_page.py, served by a process of its own and loaded right after): the
-part of a first paint that is Streamlit's own, under the same load. The dashboard runs at most one attack per worker (one per two cores, or
-FRAGILITY_WORKERS); the rest wait in line with their place shown on their page.
+(benchmarks/minimal_page.py, served with the same settings by a process of its own and
+loaded right after): the part of a first paint that is Streamlit's own, under the same load.
+The dashboard runs at most one attack per worker (one per two cores, or FRAGILITY_WORKERS);
+the rest wait in line with their place shown on their page.
 
     .venv/bin/python benchmarks/bench_classroom.py [--sessions 8] [--steps 100]
 """
@@ -25,14 +26,11 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashboard import server  # noqa: E402
+from dashboard import server, settings  # noqa: E402
 from dashboard.components.workers import worker_count  # noqa: E402
 
 TIMEOUT = 600_000   # ms
 MINIMAL_PAGE = Path(__file__).resolve().parent / "minimal_page.py"
-# The packaged settings that matter to a page load, for the minimal page (it has no config).
-MINIMAL_SETTINGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-                    "--server.fileWatcherType", "none"]
 STARTED = re.compile(r"job (\d+) started after ([\d.]+) s in the queue")
 ENDED = re.compile(r"job (\d+) (finished|stopped) after ([\d.]+) s")
 
@@ -65,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     process, url = server.start()
     minimal, minimal_url = server.start(launcher=[sys.executable, "-m", "streamlit", "run",
-                                                  str(MINIMAL_PAGE), *MINIMAL_SETTINGS])
+                                                  str(MINIMAL_PAGE), *settings.flags([])])
     try:
         with sync_playwright() as playwright:
             # The visitor has a browser of their own, as on another machine; the 8 sessions
