@@ -5,7 +5,9 @@ browser (a Plotly chart is laid out again on each new figure). Measured with one
 page on 2 cores: redrawing tiles and three charts every 0.35 s kept a browser tab at 93 %
 of a core, the tiles alone 35 %, the whole view every second 43 %. So the progress line
 (cheap) moves every `PROGRESS_SECONDS`, the pictures follow every `CONTENT_SECONDS`, and a
-job waiting in the queue shows only its place in line, redrawn every `QUEUED_SECONDS`.
+job waiting in the queue shows only its place in line, redrawn every `QUEUED_SECONDS`, or
+every `PROGRESS_SECONDS` once it is next in line, so that its page says it runs soon after
+it starts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from . import workers
 from .state import Job
 
 PROGRESS_SECONDS = 1.0
@@ -30,11 +33,14 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
     result, or the live pictures.
     """
     queued = job.waiting
+    seconds = header_seconds(job)
 
-    @st.fragment(run_every=QUEUED_SECONDS if queued else PROGRESS_SECONDS)
+    @st.fragment(run_every=seconds)
     def header():
         if not job.running or (queued and not job.waiting):
             st.rerun()
+        if header_seconds(job) != seconds:
+            st.rerun()      # it became next in line: drawn again on the faster clock
         left, right = st.columns([5, 1], vertical_alignment="center")
         done = fraction(job) if fraction else job.step / max(job.total, 1)
         left.progress(min(max(done, 0.0), 1.0), text=job.phase if job.waiting else progress_text(job))
@@ -52,8 +58,19 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
     pictures()
 
 
+def header_seconds(job: Job) -> float:
+    """How often the progress line is redrawn: rarely while the job waits behind others."""
+    if job.waiting and workers.pool().position(job) != 1:
+        return QUEUED_SECONDS
+    return PROGRESS_SECONDS
+
+
 def steps_text(job: Job) -> str:
     """'attack: step 12 of 100 · about 30 s left'."""
+    return f"{job.phase}: step {job.step} of {job.total}{time_left_text(job)}"
+
+
+def time_left_text(job: Job) -> str:
+    """' · about 30 s left' once the job has made a step, else ''."""
     seconds = job.time_left()
-    return (f"{job.phase}: step {job.step} of {job.total}"
-            + (f" · about {seconds:.0f} s left" if seconds is not None else ""))
+    return f" · about {seconds:.0f} s left" if seconds is not None else ""

@@ -124,9 +124,7 @@ def _live(job: state.Job) -> None:
 
 
 def _progress_text(job: state.Job) -> str:
-    seconds = job.time_left()
-    return (f"{job.phase}: {job.step:.0f} of {job.total} rows"
-            + (f" · about {seconds:.0f} s left" if seconds is not None and job.step else ""))
+    return f"{job.phase}: {job.step:.0f} of {job.total} rows{live.time_left_text(job)}"
 
 
 def _finished(job: state.Job, out: Path) -> None:

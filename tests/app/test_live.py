@@ -3,6 +3,8 @@ progress and pictures, each redrawn on its own clock."""
 
 from __future__ import annotations
 
+import time
+
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components import live
@@ -65,3 +67,28 @@ def test_stop_sets_the_jobs_stop():
 
 def test_pictures_redraw_less_often_than_the_progress_line():
     assert live.PROGRESS_SECONDS < live.CONTENT_SECONDS <= live.QUEUED_SECONDS
+
+
+def test_a_waiting_job_is_redrawn_often_once_it_is_next_in_line(monkeypatch):
+    import threading
+
+    from dashboard.components import state, workers
+
+    pool = workers.Pool(1)
+    monkeypatch.setattr(workers, "pool", lambda: pool)
+    release = threading.Event()
+    first, second, third = (state.Job(name, lambda job: release.wait(10), total=1)
+                            for name in ("first", "second", "third"))
+    for job in (first, second, third):
+        pool.submit(job)
+    try:
+        while first.waiting:
+            time.sleep(0.01)
+        assert [live.header_seconds(job) for job in (first, second, third)] == [
+            live.PROGRESS_SECONDS, live.PROGRESS_SECONDS, live.QUEUED_SECONDS]
+        assert pool.position(third) == 2
+        pool.cancel(second)               # the third moves up: next in line
+        assert live.header_seconds(third) == live.PROGRESS_SECONDS
+    finally:
+        release.set()
+    assert third.wait(10) and first.wait(10)
