@@ -37,10 +37,9 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
 
     @st.fragment(run_every=seconds)
     def header():
-        if not job.running or (queued and not job.waiting):
+        # ended, left the queue, or became next in line (drawn again on the faster clock)
+        if not job.running or (queued and not job.waiting) or header_seconds(job) != seconds:
             st.rerun()
-        if header_seconds(job) != seconds:
-            st.rerun()      # it became next in line: drawn again on the faster clock
         left, right = st.columns([5, 1], vertical_alignment="center")
         done = fraction(job) if fraction else job.step / max(job.total, 1)
         left.progress(min(max(done, 0.0), 1.0), text=job.phase if job.waiting else progress_text(job))
