@@ -28,10 +28,11 @@ from .failures import LOG
 WATCH_SECONDS = 0.5           # how often the watchdog looks at sessions and budgets
 SESSION_GRACE_SECONDS = 3.0   # a session gone this long has ended (not a reconnect)
 LOST_AFTER_SECONDS = 30.0     # a stopped job that has not returned by then is given up
-# Workers run at the lowest CPU priority (Linux nice, per thread), below the threads that
-# serve and draw pages, so a new visitor's page is drawn first while attacks fill the rest
-# of the machine (a page run beside two attacks on 2 cores: 1.6 s at equal priority, 0.55 s
-# at nice 10, 0.5 s with nothing running).
+# Workers run at the lowest CPU priority (Linux nice, per thread), below the server's threads
+# that serve pages and run their scripts, so a new visitor's script run comes first (a page
+# run beside two attacks on 2 cores: 1.6 s at equal priority, 0.55 s at nice 10, 0.5 s with
+# nothing running). Nice orders threads only inside the server's Linux autogroup (its
+# session): a browser on the same machine shares the CPU with the server as a whole.
 WORKER_NICE = 19
 
 
