@@ -111,7 +111,9 @@ def main() -> None:
                 busy_paints.append((at, first_paint(browser, url), first_paint(browser, minimal_url)))
                 if room_nice(19):
                     yielding.append((first_paint(browser, url), first_paint(browser, minimal_url)))
-                    room_nice(0)
+                    if not room_nice(0):
+                        raise RuntimeError("the room's browsers could not be given back their "
+                                           "priority, so later figures would not compare")
             for page in pages:
                 page.get_by_text(re.compile(r"^Finished \d+ steps")).wait_for(timeout=TIMEOUT)
             all_done = time.perf_counter() - start
