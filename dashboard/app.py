@@ -19,6 +19,7 @@ except ImportError:  # run from a source checkout without installing
 
 from dashboard import settings  # noqa: E402
 from dashboard.components.choices import Choices, sidebar  # noqa: E402
+from dashboard.components import workers  # noqa: E402
 from dashboard.components.failures import shown_in_place  # noqa: E402
 from dashboard.views import attack, compare, experiments, influence, learn, manipulated, sanity  # noqa: E402
 
@@ -41,6 +42,10 @@ st.set_page_config(page_title="Fragile interpretations", page_icon="🔍", layou
 if refusal := settings.refusal():
     st.error(refusal, icon=":material/gpp_bad:")
     st.stop()
+
+# The workers (and their compute processes, which take seconds to start) are ready before
+# the first Run.
+workers.pool()
 
 
 def attack_page() -> None:

@@ -23,6 +23,7 @@ from collections import deque
 
 import torch
 
+from . import compute
 from .failures import LOG
 
 WATCH_SECONDS = 0.5           # how often the watchdog looks at sessions and budgets
@@ -125,6 +126,8 @@ class Pool:
 
     def _work(self) -> None:
         _lower_priority()
+        if not torch.cuda.is_available():
+            compute.prepare()     # attacks run in this worker's child process
         me = threading.current_thread()
         while not me.retired:
             with self._lock:

@@ -8,7 +8,7 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import export, figures, live, panels, state
+from ..components import compute, export, figures, live, panels, state
 from ..components.choices import Choices
 from ..components.failures import escape
 
@@ -65,8 +65,8 @@ def _work(choices: Choices):
         baseline = baselines.get(baseline_key)
         if baseline is None and choices.attack != "random-sign":
             job.phase, job.total = "random-sign baseline", random_arguments["steps"]
-            baseline = fg.attack(model, images, **random_arguments,
-                                 callback=job.callback(job.baseline_history))
+            baseline = compute.attack(model, images, **random_arguments,
+                                      callback=job.callback(job.baseline_history))
             if baseline.stopped_early:
                 return None, baseline
             baselines[baseline_key] = baseline
@@ -74,8 +74,8 @@ def _work(choices: Choices):
             job.baseline_history = baseline.history
         job.phase, job.step, job.total = "attack", 0, arguments["steps"]
         job.started = time.monotonic()
-        result = fg.attack(model, images, **arguments,
-                           callback=job.callback(job.history, with_path=True))
+        result = compute.attack(model, images, **arguments,
+                                callback=job.callback(job.history, with_path=True))
         if baseline is None:           # the random-sign attack is its own baseline
             baseline = result
             job.baseline_history = result.history

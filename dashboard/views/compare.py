@@ -8,7 +8,7 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, live, panels, state
+from ..components import compute, figures, live, panels, state
 from ..components.choices import Choices
 
 PER_ROW = 4
@@ -93,9 +93,9 @@ def _work(choices: Choices, names: list[str], steps: int):
                 arguments = arguments_for(name, defence)
                 suffix = f" with {fg.get_defence(defence).title}" if defence else ""
                 job.phase = f"{fg.get_method(name).title}{suffix}"
-                result = fg.attack(model, images, **arguments, callback=job.callback([]))
+                result = compute.attack(model, images, **arguments, callback=job.callback([]))
                 job.phase = f"{fg.get_method(name).title}{suffix}: random sign"
-                baseline = fg.attack(model, images, **_baseline(arguments), callback=job.callback([]))
+                baseline = compute.attack(model, images, **_baseline(arguments), callback=job.callback([]))
                 if result.stopped_early or baseline.stopped_early:
                     return job.partial
                 row["defended" if defence else "plain"] = (result, baseline, arguments.get("target_map"))

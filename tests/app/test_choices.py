@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import fragility as fg
 from app_driver import latest_job, open_page, run_until_done
+from dashboard.components import compute
 
 
 def run_attack(at: AppTest, steps: int = 2):
@@ -139,7 +140,7 @@ def test_target_map_attack_shows_its_target_and_takes_gamma(app):
 
 
 def test_no_label_keeping_perturbation_is_said_instead_of_cards(app, monkeypatch):
-    real = fg.attack
+    real = compute.attack
 
     def nothing_found(*args, **kwargs):
         result = real(*args, **kwargs)
@@ -147,7 +148,7 @@ def test_no_label_keeping_perturbation_is_said_instead_of_cards(app, monkeypatch
             result.found = torch.zeros_like(result.found)
         return result
 
-    monkeypatch.setattr(fg, "attack", nothing_found)
+    monkeypatch.setattr(compute, "attack", nothing_found)
     run_attack(app, 2)
     assert any(w.value.startswith("No label-keeping perturbation found in 2 steps") for w in app.warning)
     assert "Spearman ρ" not in [metric.label for metric in app.metric]

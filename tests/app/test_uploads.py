@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import fragility as fg
 import hostile
 from app_driver import APP, latest_job, run_until_done
-from dashboard.components import uploads
+from dashboard.components import compute, uploads
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_an_unexpected_error_in_a_job_is_a_short_message_with_details(app, monke
     def broken(*args, **kwargs):
         raise KeyError("internal detail")
 
-    monkeypatch.setattr(fg, "attack", broken)
+    monkeypatch.setattr(compute, "attack", broken)
     app.number_input(key="steps").set_value(2).run()
     app.button(key="run_attack").click().run()
     job = latest_job(app)

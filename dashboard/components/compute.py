@@ -1,0 +1,184 @@
+"""Attacks on the CPU run in a process of their own, one per worker thread.
+
+A thread's nice only orders it inside the server's Linux autogroup (its session), and it
+shares the server's interpreter lock with the threads that serve pages. A child process in
+a session of its own at the lowest priority (autogroup nice 19) yields the CPU to every
+other program on the machine, a browser drawing a page on the same computer included, and
+takes no lock from the server. The parent thread relays each step to the job's callback,
+tells the child to stop when the callback says so, and ends the child when the job's stop
+waits too long inside one step (a process, unlike a thread, can be ended at once).
+
+Models on a GPU, and models that cannot be sent to another process (TorchScript), run in
+the calling thread as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+
+import torch
+
+import fragility as fg
+from fragility.interrupt import check as check_interruption
+
+POLL_SECONDS = 0.1        # how often a waiting parent asks whether the job was stopped
+KEPT_MODELS = 4           # models a child keeps between jobs
+_CONTEXT = multiprocessing.get_context("spawn")   # forking a threaded server is unsafe
+_local = threading.local()
+# The server's log (failures.py sets it up); this module imports no Streamlit, so the child
+# process starts without it.
+LOG = logging.getLogger("fragility.dashboard")
+
+
+class ComputeFailed(RuntimeError):
+    """The child process failed in a way the attack itself did not report."""
+
+
+def attack(model: fg.Model, images: torch.Tensor, *,
+           callback: Callable[[int, dict], object] | None = None, **arguments) -> fg.AttackResult:
+    """`fg.attack(model, images, callback=callback, **arguments)`, in this thread's child.
+
+    The child stops at most one step after the callback returns False.
+    """
+    if not _sendable(model):
+        return fg.attack(model, images, callback=callback, **arguments)
+    return prepare().attack(model, images, callback, arguments)
+
+
+def prepare() -> "Child":
+    """This thread's child process, started now if it is not running (it takes a few
+    seconds to import torch, so workers start theirs before their first job)."""
+    child = getattr(_local, "child", None)
+    if child is None or not child.alive():
+        child = _local.child = Child()
+    return child
+
+
+def _sendable(model) -> bool:
+    parameters = itertools.chain(model.parameters(), model.buffers())
+    on_cpu = all(tensor.device.type == "cpu" for tensor in parameters)
+    scripted = any(isinstance(module, torch.jit.ScriptModule) for module in model.modules())
+    return on_cpu and not scripted and model not in _UNSENDABLE
+
+
+_UNSENDABLE: weakref.WeakSet = weakref.WeakSet()
+
+
+class Child:
+    """One child process and the pipe to it; used by one thread at a time."""
+
+    def __init__(self):
+        self._pipe, theirs = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_serve, args=(theirs,), daemon=True,
+                                        name="fragility-compute")
+        self.process.start()
+        theirs.close()
+        self._sent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> key
+        self._keys = itertools.count()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def end(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self._pipe.close()
+
+    def attack(self, model, images, callback, arguments) -> fg.AttackResult:
+        key = self._sent.get(model)
+        fresh = key is None
+        if fresh:
+            key = next(self._keys)
+        try:
+            self._pipe.send((key, model if fresh else None, images, arguments))
+        except (TypeError, AttributeError, RuntimeError, ValueError) as failure:   # not picklable
+            LOG.info("a model could not be sent to a compute process (%s); it runs in a "
+                     "thread", type(failure).__name__)
+            _UNSENDABLE.add(model)
+            return fg.attack(model, images, callback=callback, **arguments)
+        self._sent[model] = key
+        stopping = False
+        while True:
+            try:
+                ready = self._pipe.poll(POLL_SECONDS)
+                if not ready:
+                    check_interruption()     # a stop that waited too long ends the child
+                    continue
+                kind, value = self._pipe.recv()
+            except fg.Interrupted:
+                self.end()
+                raise
+            except (EOFError, OSError) as failure:
+                self.end()
+                raise ComputeFailed("the compute process ended unexpectedly "
+                                    f"(exit code {self.process.exitcode})") from failure
+            if kind == "step":
+                if callback is not None and callback(*value) is False and not stopping:
+                    stopping = True
+                    self._pipe.send("stop")
+            elif kind == "done":
+                return value
+            elif kind == "error":
+                raise value
+            else:   # "bug": an unexpected exception, its traceback logged here
+                LOG.error("the compute process failed:\n%s", value[1])
+                raise ComputeFailed(value[0])
+
+
+# ---------------------------------------------------------------- the child
+
+def _serve(pipe) -> None:
+    """The child's loop: one attack per message until the parent goes away."""
+    _lowest_priority()
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)      # as in the server: one intra-op thread per job
+    models: dict[int, object] = {}
+    while True:
+        try:
+            message = pipe.recv()
+        except (EOFError, OSError):
+            return
+        if message == "stop":         # for a job that had already ended
+            continue
+        key, model, images, arguments = message
+        if model is not None:
+            models[key] = model
+            while len(models) > KEPT_MODELS:
+                models.pop(next(iter(models)))
+        pipe.send(_run(pipe, models[key], images, arguments))
+
+
+def _run(pipe, model, images, arguments) -> tuple[str, object]:
+    def relay(step: int, row: dict) -> bool:
+        pipe.send(("step", (step, row)))
+        return not (pipe.poll() and pipe.recv() == "stop")
+    try:
+        return "done", fg.attack(model, images, callback=relay, **arguments)
+    except fg.FragilityError as failure:
+        return "error", failure
+    except Exception as failure:    # noqa: BLE001 - reported to the parent, which logs it
+        return "bug", (f"{type(failure).__name__}: {failure}", traceback.format_exc())
+
+
+def _lowest_priority() -> None:
+    """A session of its own at autogroup nice 19 (Linux); elsewhere plain nice 19."""
+    try:
+        os.setsid()
+    except (AttributeError, OSError):
+        pass
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write("19")
+    except OSError:
+        pass
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass

@@ -1,0 +1,151 @@
+"""Attacks in a worker's child process: the same result as in the thread, each step relayed,
+a stop obeyed within a step, errors brought back, and the child at the lowest priority in a
+session of its own, ended at once when a stop waits too long inside one step."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import torch
+
+import fragility as fg
+from dashboard.components import compute
+from nets import make_cnn
+
+ARGUMENTS = dict(method="gradient", attack="top-k", steps=8, epsilon=8 / 255,
+                 step_size=2 / 255, seed=0)
+
+
+class Slow(torch.nn.Module):
+    """A model whose every call takes 0.1 s (defined here so that the child can load it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = make_cnn()
+
+    def forward(self, x):
+        time.sleep(0.1)
+        return self.net(x)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)           # as in the child, so that the sums match bit for bit
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def images():
+    return torch.rand(1, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+
+def in_a_fresh_thread(function):
+    """Run `function` in a new thread (a thread has one child), return what it returned."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = function()
+        except BaseException as failure:   # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = failure
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_the_child_gives_the_threads_result_and_relays_every_step(one_thread, images):
+    model = make_cnn()
+    here_steps, child_steps = [], []
+    here = fg.attack(model, images, callback=lambda step, row: here_steps.append(step), **ARGUMENTS)
+
+    def in_child():
+        first = compute.attack(model, images, **ARGUMENTS,
+                               callback=lambda step, row: child_steps.append(
+                                   (step, row["perturbed"].shape)))
+        again = compute.attack(model, images, **ARGUMENTS)   # the model is not sent again
+        return first, again, compute.prepare().process.pid
+    first, again, pid = in_a_fresh_thread(in_child)
+    assert pid != os.getpid()
+    for result in (first, again):
+        assert torch.equal(result.perturbed, here.perturbed)
+        assert torch.equal(result.perturbed_maps, here.perturbed_maps)
+        assert result.history == here.history
+    assert [step for step, _ in child_steps] == here_steps
+    assert child_steps[0][1] == images.shape
+
+
+def test_a_callback_that_says_stop_ends_the_attack_within_a_step(images):
+    seen = []
+
+    def until_three(step, row):
+        seen.append(step)
+        return len(seen) < 3
+    result = in_a_fresh_thread(lambda: compute.attack(make_cnn(), images, callback=until_three,
+                                                      **{**ARGUMENTS, "steps": 50}))
+    assert result.stopped_early
+    assert 3 <= result.steps_run <= 4 and len(seen) == result.steps_run
+
+
+def test_the_attacks_own_errors_come_back_as_they_are(images):
+    with pytest.raises(fg.ConfigError, match="epsilon must be >= 0"):
+        in_a_fresh_thread(lambda: compute.attack(make_cnn(), images,
+                                                 **{**ARGUMENTS, "epsilon": -1.0}))
+
+
+def test_the_child_runs_in_a_session_of_its_own_at_the_lowest_priority():
+    pid = in_a_fresh_thread(lambda: compute.prepare().process.pid)
+    deadline = time.monotonic() + 60
+    while os.getpriority(os.PRIO_PROCESS, pid) != 19:      # set once the child has started
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert os.getsid(pid) == pid != os.getsid(0)
+    autogroup = f"/proc/{pid}/autogroup"
+    if os.path.exists(autogroup):
+        with open(autogroup) as group:
+            assert group.read().split()[-1] == "19"
+
+
+def test_a_stop_that_waits_too_long_inside_a_step_ends_the_child_at_once(images):
+    asked = threading.Event()
+
+    def slow_attack():
+        child = compute.prepare()
+        with fg.interruptible(lambda: "stopped for the test" if asked.is_set() else None):
+            try:
+                compute.attack(Slow(), images, **{**ARGUMENTS, "method": "integrated-gradients",
+                                                  "method_options": {"steps": 10_000}})
+            except fg.Interrupted as stop:
+                return str(stop), child, compute.prepare().process.pid
+        return None
+    threading.Timer(1.0, asked.set).start()
+    message, child, next_pid = in_a_fresh_thread(slow_attack)
+    assert message == "stopped for the test"
+    assert child.process.exitcode == -9        # ended by the parent, not at the step's end
+    assert next_pid != child.process.pid       # a fresh child took its place
+
+
+def test_a_child_that_dies_is_a_clear_error_and_is_replaced(images):
+    def die_then_run():
+        child = compute.prepare()
+        with fg.interruptible(lambda: None):
+            timer = threading.Timer(1.0, child.process.kill)
+            timer.start()
+            with pytest.raises(compute.ComputeFailed, match="ended unexpectedly"):
+                compute.attack(Slow(), images, **{**ARGUMENTS, "steps": 1000})
+        return compute.attack(make_cnn(), images, **ARGUMENTS)
+    assert in_a_fresh_thread(die_then_run).steps_run == ARGUMENTS["steps"]
+
+
+def test_models_that_cannot_be_sent_run_in_the_calling_thread(one_thread, images):
+    scripted = torch.jit.script(make_cnn())
+    assert not compute._sendable(scripted)
+    result = in_a_fresh_thread(lambda: compute.attack(scripted, images, **ARGUMENTS))
+    assert torch.equal(result.perturbed, fg.attack(scripted, images, **ARGUMENTS).perturbed)
