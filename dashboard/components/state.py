@@ -282,8 +282,10 @@ class Job:
 
     def _finish(self) -> None:
         self.finished = time.monotonic()
+        # the whole run (elapsed() restarts with a job's last phase, for its steps and time left)
+        ran = self.finished - self._began if self._began is not None else 0.0
         workers.LOG.info("job %d %s after %.2f s", self.number,
-                         "stopped" if self.stopped else "finished", self.elapsed())
+                         "stopped" if self.stopped else "finished", ran)
         self.phase = "stopped" if self.stopped else "done"
         self._done.set()
 
