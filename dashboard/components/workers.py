@@ -4,7 +4,8 @@ A room of people shares one machine: each job (an attack, a comparison, a sanity
 waits in one queue and runs on one of a few worker threads (one per CPU core with one
 intra-op thread each, or one per GPU; `FRAGILITY_WORKERS` overrides). A session has at
 most one job at a time (starting one stops its previous one), so the queue is fair.
-Workers run at a lower CPU priority than the threads that serve and draw pages.
+Workers run at a lower CPU priority than the threads that serve pages, and each has a child
+process (`compute.py`) that runs its attacks below every other program on the machine.
 
 A watchdog stops the jobs of sessions that have ended (the tab was closed) and jobs past
 their time budget; a stop is honoured between attack steps by the job's callback, and
@@ -40,9 +41,9 @@ WORKER_NICE = 19
 def worker_count() -> int:
     """FRAGILITY_WORKERS, else one per GPU, else one per two CPU cores this process may use.
 
-    Workers are threads of the server process and share its GIL with the pages: on 2 cores,
-    8 attacks of 100 steps finished after 135 s with one worker and 175 s with two (each
-    job 9.9 s against 30.4 s, median), and half the cores stay for drawing pages.
+    Half the cores stay for serving pages and for what else runs on the machine (with the
+    attacks in worker threads, 8 attacks of 100 steps on 2 cores finished after 135 s with
+    one worker and 175 s with two).
     """
     configured = os.environ.get("FRAGILITY_WORKERS", "").strip()
     if configured:
@@ -69,8 +70,11 @@ def _session_active(session_id: str | None) -> bool:
 class Pool:
     """A FIFO queue of jobs and `size` worker threads, with a watchdog."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, start_compute: bool = False):
+        """`start_compute`: each worker starts its compute process at once (the server's
+        pool), rather than on its first attack."""
         self.size = size
+        self._start_compute = start_compute and not torch.cuda.is_available()
         self._waiting: deque = deque()
         self._running: set = set()
         self._lock = threading.Condition()
@@ -126,8 +130,8 @@ class Pool:
 
     def _work(self) -> None:
         _lower_priority()
-        if not torch.cuda.is_available():
-            compute.prepare()     # attacks run in this worker's child process
+        if self._start_compute:
+            compute.prepare()     # it takes seconds to start: not on the first Run
         me = threading.current_thread()
         while not me.retired:
             with self._lock:
@@ -221,5 +225,5 @@ def pool() -> Pool:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = Pool(worker_count())
+            _POOL = Pool(worker_count(), start_compute=True)
         return _POOL

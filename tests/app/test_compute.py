@@ -4,6 +4,7 @@ session of its own, ended at once when a stop waits too long inside one step."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 import fragility as fg
-from dashboard.components import compute
+from dashboard.components import compute, workers
 from nets import make_cnn
 
 ARGUMENTS = dict(method="gradient", attack="top-k", steps=8, epsilon=8 / 255,
@@ -149,3 +150,13 @@ def test_models_that_cannot_be_sent_run_in_the_calling_thread(one_thread, images
     assert not compute._sendable(scripted)
     result = in_a_fresh_thread(lambda: compute.attack(scripted, images, **ARGUMENTS))
     assert torch.equal(result.perturbed, fg.attack(scripted, images, **ARGUMENTS).perturbed)
+
+
+def test_the_servers_pool_starts_its_compute_processes_before_the_first_attack():
+    before = {child.pid for child in multiprocessing.active_children()}
+    workers.Pool(1, start_compute=True)
+    deadline = time.monotonic() + 30
+    while not [child for child in multiprocessing.active_children()
+               if child.name == "fragility-compute" and child.pid not in before]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
