@@ -18,6 +18,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import traceback
 import weakref
@@ -92,44 +93,53 @@ class Child:
         self._pipe.close()
 
     def attack(self, model, images, callback, arguments) -> fg.AttackResult:
+        """Send the job (the model only the first time) and relay its steps to `callback`.
+
+        A model is sent once per child, so it must not change afterwards (the dashboard's
+        cached models do not).
+        """
         key = self._sent.get(model)
         fresh = key is None
         if fresh:
             key = next(self._keys)
         try:
             self._pipe.send((key, model if fresh else None, images, arguments))
-        except (TypeError, AttributeError, RuntimeError, ValueError) as failure:   # not picklable
+        except (pickle.PicklingError, TypeError, AttributeError, RuntimeError, ValueError) \
+                as failure:   # nothing was sent: the object cannot be pickled
             LOG.info("a model could not be sent to a compute process (%s); it runs in a "
                      "thread", type(failure).__name__)
             _UNSENDABLE.add(model)
             return fg.attack(model, images, callback=callback, **arguments)
         self._sent[model] = key
+        try:
+            kind, value = self._relay(callback)
+        except BaseException:    # a stop, a dead child, a failing callback: never reuse it
+            self.end()
+            raise
+        if kind == "done":
+            return value
+        if kind == "error":      # the attack's own error: the child is ready for the next
+            raise value
+        LOG.error("the compute process failed:\n%s", value[1])
+        raise ComputeFailed(value[0])
+
+    def _relay(self, callback) -> tuple[str, object]:
+        """Pass on the steps until the child's answer; ask it to stop once the callback says so."""
         stopping = False
         while True:
+            check_interruption()      # a stop that waited too long ends the child
             try:
-                ready = self._pipe.poll(POLL_SECONDS)
-                if not ready:
-                    check_interruption()     # a stop that waited too long ends the child
+                if not self._pipe.poll(POLL_SECONDS):
                     continue
                 kind, value = self._pipe.recv()
-            except fg.Interrupted:
-                self.end()
-                raise
             except (EOFError, OSError) as failure:
-                self.end()
-                raise ComputeFailed("the compute process ended unexpectedly "
-                                    f"(exit code {self.process.exitcode})") from failure
-            if kind == "step":
-                if callback is not None and callback(*value) is False and not stopping:
-                    stopping = True
-                    self._pipe.send("stop")
-            elif kind == "done":
-                return value
-            elif kind == "error":
-                raise value
-            else:   # "bug": an unexpected exception, its traceback logged here
-                LOG.error("the compute process failed:\n%s", value[1])
-                raise ComputeFailed(value[0])
+                raise ComputeFailed("the compute process ended unexpectedly (exit code "
+                                    f"{self.process.exitcode})") from failure
+            if kind != "step":
+                return kind, value
+            if callback is not None and callback(*value) is False and not stopping:
+                stopping = True
+                self._pipe.send("stop")
 
 
 # ---------------------------------------------------------------- the child
@@ -152,7 +162,11 @@ def _serve(pipe) -> None:
             models[key] = model
             while len(models) > KEPT_MODELS:
                 models.pop(next(iter(models)))
-        pipe.send(_run(pipe, models[key], images, arguments))
+        answer = _run(pipe, models[key], images, arguments)
+        try:
+            pipe.send(answer)
+        except Exception as failure:   # noqa: BLE001 - an answer that cannot be pickled
+            pipe.send(("bug", (f"{type(failure).__name__}: {failure}", traceback.format_exc())))
 
 
 def _run(pipe, model, images, arguments) -> tuple[str, object]:

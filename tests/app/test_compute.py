@@ -160,3 +160,20 @@ def test_the_servers_pool_starts_its_compute_processes_before_the_first_attack()
                if child.name == "fragility-compute" and child.pid not in before]:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_a_failing_callback_ends_the_child_so_no_stale_step_reaches_the_next_job(images):
+    def broken(step, row):
+        raise KeyError("a bug in the page")
+
+    def fail_then_run():
+        first = compute.prepare()
+        with pytest.raises(KeyError):
+            compute.attack(make_cnn(), images, callback=broken, **{**ARGUMENTS, "steps": 200})
+        steps = []
+        result = compute.attack(make_cnn(), images, callback=lambda s, r: steps.append(s),
+                                **ARGUMENTS)
+        return first, compute.prepare(), steps, result
+    first, second, steps, result = in_a_fresh_thread(fail_then_run)
+    assert first is not second and not first.alive()
+    assert steps == list(range(1, ARGUMENTS["steps"] + 1)) and result.steps_run == ARGUMENTS["steps"]
