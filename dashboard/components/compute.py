@@ -82,6 +82,7 @@ class Child:
         self.process.start()
         theirs.close()
         self._sent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> key
+        self._kept: list[int] = []    # the keys the child keeps, oldest first, as it does
         self._keys = itertools.count()
 
     def alive(self) -> bool:
@@ -99,7 +100,7 @@ class Child:
         cached models do not).
         """
         key = self._sent.get(model)
-        fresh = key is None
+        fresh = key not in self._kept
         if fresh:
             key = next(self._keys)
         try:
@@ -110,7 +111,9 @@ class Child:
                      "thread", type(failure).__name__)
             _UNSENDABLE.add(model)
             return fg.attack(model, images, callback=callback, **arguments)
-        self._sent[model] = key
+        if fresh:
+            self._sent[model] = key
+            self._kept = [*self._kept, key][-KEPT_MODELS:]
         try:
             kind, value = self._relay(callback)
         except BaseException:    # a stop, a dead child, a failing callback: never reuse it
@@ -162,7 +165,10 @@ def _serve(pipe) -> None:
             models[key] = model
             while len(models) > KEPT_MODELS:
                 models.pop(next(iter(models)))
-        answer = _run(pipe, models[key], images, arguments)
+        if key in models:
+            answer = _run(pipe, models[key], images, arguments)
+        else:                         # the parent lost count: say so rather than crash
+            answer = "bug", (f"no model {key} in the compute process", "")
         try:
             pipe.send(answer)
         except Exception as failure:   # noqa: BLE001 - an answer that cannot be pickled

@@ -177,3 +177,18 @@ def test_a_failing_callback_ends_the_child_so_no_stale_step_reaches_the_next_job
     first, second, steps, result = in_a_fresh_thread(fail_then_run)
     assert first is not second and not first.alive()
     assert steps == list(range(1, ARGUMENTS["steps"] + 1)) and result.steps_run == ARGUMENTS["steps"]
+
+
+def test_a_child_keeps_a_few_models_and_is_sent_again_one_it_let_go(one_thread, images):
+    models = [make_cnn() for _ in range(compute.KEPT_MODELS + 1)]
+    for number, model in enumerate(models):       # make the models differ
+        with torch.no_grad():
+            next(model.parameters()).mul_(1 + number / 10)
+    expected = [fg.attack(model, images, **ARGUMENTS).perturbed for model in models]
+
+    def each_then_the_first_again():
+        return [compute.attack(model, images, **ARGUMENTS).perturbed
+                for model in [*models, models[0], models[-1]]]
+    got = in_a_fresh_thread(each_then_the_first_again)
+    for perturbed, want in zip(got, [*expected, expected[0], expected[-1]]):
+        assert torch.equal(perturbed, want)
