@@ -14,6 +14,8 @@ the calling thread as before.
 
 from __future__ import annotations
 
+import copyreg
+import io
 import itertools
 import logging
 import multiprocessing
@@ -36,6 +38,35 @@ _local = threading.local()
 # The server's log (failures.py sets it up); this module imports no Streamlit, so the child
 # process starts without it.
 LOG = logging.getLogger("fragility.dashboard")
+
+
+# ---------------------------------------------------------------- transport
+# Tensors cross the pipe by value, as numpy arrays. (multiprocessing's own pickler would move
+# them to shared memory and keep a file descriptor open per tensor in both processes: 137
+# for a ResNet-18, 13 per kept result, enough to run a server out of descriptors.)
+
+def _tensor(array, requires_grad: bool) -> torch.Tensor:
+    return torch.from_numpy(array).requires_grad_(requires_grad)
+
+
+def _reduce_tensor(tensor: torch.Tensor):
+    return _tensor, (tensor.detach().cpu().numpy(), tensor.requires_grad)
+
+
+class _Pickler(pickle.Pickler):
+    dispatch_table = copyreg.dispatch_table.copy()
+    dispatch_table[torch.Tensor] = _reduce_tensor
+
+
+def _send(pipe, message) -> None:
+    """Pickle `message` first (an error leaves nothing half sent), then send it."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
+    pipe.send_bytes(buffer.getbuffer())
+
+
+def _receive(pipe):
+    return pickle.loads(pipe.recv_bytes())
 
 
 class ComputeFailed(RuntimeError):
@@ -104,7 +135,7 @@ class Child:
         if fresh:
             key = next(self._keys)
         try:
-            self._pipe.send((key, model if fresh else None, images, arguments))
+            _send(self._pipe, (key, model if fresh else None, images, arguments))
         except (pickle.PicklingError, TypeError, AttributeError, RuntimeError, ValueError) \
                 as failure:   # nothing was sent: the object cannot be pickled
             LOG.info("a model could not be sent to a compute process (%s); it runs in a "
@@ -134,7 +165,7 @@ class Child:
             try:
                 if not self._pipe.poll(POLL_SECONDS):
                     continue
-                kind, value = self._pipe.recv()
+                kind, value = _receive(self._pipe)
             except (EOFError, OSError) as failure:
                 raise ComputeFailed("the compute process ended unexpectedly (exit code "
                                     f"{self.process.exitcode})") from failure
@@ -142,7 +173,7 @@ class Child:
                 return kind, value
             if callback is not None and callback(*value) is False and not stopping:
                 stopping = True
-                self._pipe.send("stop")
+                _send(self._pipe, "stop")
 
 
 # ---------------------------------------------------------------- the child
@@ -155,7 +186,7 @@ def _serve(pipe) -> None:
     models: dict[int, object] = {}
     while True:
         try:
-            message = pipe.recv()
+            message = _receive(pipe)
         except (EOFError, OSError):
             return
         if message == "stop":         # for a job that had already ended
@@ -170,15 +201,15 @@ def _serve(pipe) -> None:
         else:                         # the parent lost count: say so rather than crash
             answer = "bug", (f"no model {key} in the compute process", "")
         try:
-            pipe.send(answer)
+            _send(pipe, answer)
         except Exception as failure:   # noqa: BLE001 - an answer that cannot be pickled
-            pipe.send(("bug", (f"{type(failure).__name__}: {failure}", traceback.format_exc())))
+            _send(pipe, ("bug", (f"{type(failure).__name__}: {failure}", traceback.format_exc())))
 
 
 def _run(pipe, model, images, arguments) -> tuple[str, object]:
     def relay(step: int, row: dict) -> bool:
-        pipe.send(("step", (step, row)))
-        return not (pipe.poll() and pipe.recv() == "stop")
+        _send(pipe, ("step", (step, row)))
+        return not (pipe.poll() and _receive(pipe) == "stop")
     try:
         return "done", fg.attack(model, images, callback=relay, **arguments)
     except fg.FragilityError as failure:

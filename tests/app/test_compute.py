@@ -192,3 +192,17 @@ def test_a_child_keeps_a_few_models_and_is_sent_again_one_it_let_go(one_thread, 
     got = in_a_fresh_thread(each_then_the_first_again)
     for perturbed, want in zip(got, [*expected, expected[0], expected[-1]]):
         assert torch.equal(perturbed, want)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_tensors_cross_by_value_so_no_file_descriptor_is_held_per_tensor(images):
+    model = make_cnn()
+
+    def attacks_kept():
+        compute.attack(model, images, **ARGUMENTS)                 # the child and the model
+        before = len(os.listdir("/proc/self/fd"))
+        kept = [compute.attack(make_cnn(), images, **ARGUMENTS) for _ in range(5)]
+        return before, len(os.listdir("/proc/self/fd")), kept
+    before, after, kept = in_a_fresh_thread(attacks_kept)
+    assert len(kept) == 5 and after - before < 5       # shared memory would hold 13 per result
+    assert not any(parameter.is_shared() for parameter in model.parameters())
