@@ -23,10 +23,10 @@ from dashboard.components import workers  # noqa: E402
 from dashboard.components.failures import shown_in_place  # noqa: E402
 from dashboard.views import attack, compare, experiments, influence, learn, manipulated, sanity  # noqa: E402
 
-# Each browser session computes in its own thread. One intra-op thread per computation
-# keeps parallel sessions from oversubscribing the cores, which stalls every OpenMP
-# barrier (a 100-step attack on the bundled model: 1.7 s with one thread, 10.5 s with two
-# when anything else runs). OMP_NUM_THREADS, if set, wins.
+# Jobs run on the worker pool (attacks in its child processes, which do the same). One
+# intra-op thread per computation keeps parallel sessions from oversubscribing the cores,
+# which stalls every OpenMP barrier (a 100-step attack on the bundled model: 1.7 s with one
+# thread, 10.5 s with two when anything else runs). OMP_NUM_THREADS, if set, wins.
 if "OMP_NUM_THREADS" not in os.environ:
     torch.set_num_threads(1)
 # An attack thread releases the GIL in every torch op and must win it back from the
