@@ -39,7 +39,7 @@ ENDED = re.compile(r"job (\d+) (finished|stopped) after ([\d.]+) s")
 # A switch Chromium ignores, to find the room's browser among the processes. Playwright
 # starts each browser in a session of its own, so it is one Linux autogroup: the scheduler
 # shares the CPU between autogroups first, and a process's own nice only counts inside its
-# autogroup (which is why Chromium's and the attacks' nice values do not order them).
+# autogroup, so the room is made to yield by its autogroup's nice.
 ROOM_MARK = "--fragility-classroom-room"
 
 
