@@ -81,7 +81,13 @@ def attack(model: fg.Model, images: torch.Tensor, *,
     """
     if not _sendable(model):
         return fg.attack(model, images, callback=callback, **arguments)
-    return prepare().attack(model, images, callback, arguments)
+    try:
+        child = prepare()
+    except OSError:     # no child processes allowed here: the thread computes
+        LOG.warning("no compute process could be started; the attack runs in a thread",
+                    exc_info=True)
+        return fg.attack(model, images, callback=callback, **arguments)
+    return child.attack(model, images, callback, arguments)
 
 
 def prepare() -> "Child":

@@ -131,7 +131,10 @@ class Pool:
     def _work(self) -> None:
         _lower_priority()
         if self._start_compute:
-            compute.prepare()     # it takes seconds to start: not on the first Run
+            try:
+                compute.prepare()     # it takes seconds to start: not on the first Run
+            except OSError:           # no processes here: attacks will run in this thread
+                LOG.warning("a worker could not start its compute process", exc_info=True)
         me = threading.current_thread()
         while not me.retired:
             with self._lock:

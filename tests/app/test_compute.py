@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import fragility as fg
-from dashboard.components import compute, workers
+from dashboard.components import compute, state, workers
 from nets import make_cnn
 
 ARGUMENTS = dict(method="gradient", attack="top-k", steps=8, epsilon=8 / 255,
@@ -206,3 +206,16 @@ def test_tensors_cross_by_value_so_no_file_descriptor_is_held_per_tensor(images)
     before, after, kept = in_a_fresh_thread(attacks_kept)
     assert len(kept) == 5 and after - before < 5       # shared memory would hold 13 per result
     assert not any(parameter.is_shared() for parameter in model.parameters())
+
+
+def test_where_no_process_can_be_started_the_attack_runs_in_the_thread(one_thread, images,
+                                                                        monkeypatch):
+    def refused(self):
+        raise OSError("process creation is not allowed here")
+    monkeypatch.setattr(compute.Child, "__init__", refused)
+    model = make_cnn()
+    result = in_a_fresh_thread(lambda: compute.attack(model, images, **ARGUMENTS))
+    assert torch.equal(result.perturbed, fg.attack(model, images, **ARGUMENTS).perturbed)
+    job = state.Job("after a refused start", lambda job: "ran", total=1)
+    workers.Pool(1, start_compute=True).submit(job)
+    assert job.wait(30) and job.result == "ran"     # the worker kept working
