@@ -1,5 +1,7 @@
 """Tiny seeded ReLU networks shared by the tests (float64 for tight reference checks)."""
 
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +16,18 @@ def make_cnn(seed: int = 0, classes: int = 5, dtype=torch.float64) -> nn.Sequent
         nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(8 * 16, classes),
     )
     return net.to(dtype).eval()
+
+
+class SlowCNN(nn.Module):
+    """make_cnn() whose every call takes 0.1 s: a long step, to stop inside (picklable)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = make_cnn()
+
+    def forward(self, x):
+        time.sleep(0.1)
+        return self.net(x)
 
 
 class FunctionalCNN(nn.Module):

@@ -14,22 +14,10 @@ import torch
 
 import fragility as fg
 from dashboard.components import compute, state, workers
-from nets import make_cnn
+from nets import SlowCNN, make_cnn
 
 ARGUMENTS = dict(method="gradient", attack="top-k", steps=8, epsilon=8 / 255,
                  step_size=2 / 255, seed=0)
-
-
-class Slow(torch.nn.Module):
-    """A model whose every call takes 0.1 s (defined here so that the child can load it)."""
-
-    def __init__(self):
-        super().__init__()
-        self.net = make_cnn()
-
-    def forward(self, x):
-        time.sleep(0.1)
-        return self.net(x)
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +109,9 @@ def test_a_stop_that_waits_too_long_inside_a_step_ends_the_child_at_once(images)
         child = compute.prepare()
         with fg.interruptible(lambda: "stopped for the test" if asked.is_set() else None):
             try:
-                compute.attack(Slow(), images, **{**ARGUMENTS, "method": "integrated-gradients",
-                                                  "method_options": {"steps": 10_000}})
+                compute.attack(SlowCNN(), images,
+                               **{**ARGUMENTS, "method": "integrated-gradients",
+                                  "method_options": {"steps": 10_000}})
             except fg.Interrupted as stop:
                 return str(stop), child, compute.prepare().process.pid
         return None
@@ -140,7 +129,7 @@ def test_a_child_that_dies_is_a_clear_error_and_is_replaced(images):
             timer = threading.Timer(1.0, child.process.kill)
             timer.start()
             with pytest.raises(compute.ComputeFailed, match="ended unexpectedly"):
-                compute.attack(Slow(), images, **{**ARGUMENTS, "steps": 1000})
+                compute.attack(SlowCNN(), images, **{**ARGUMENTS, "steps": 1000})
         return compute.attack(make_cnn(), images, **ARGUMENTS)
     assert in_a_fresh_thread(die_then_run).steps_run == ARGUMENTS["steps"]
 

@@ -11,7 +11,7 @@ import torch
 
 import fragility as fg
 from dashboard.components import state, workers
-from nets import make_cnn
+from nets import SlowCNN, make_cnn
 
 
 def job(work, key="job", budget=None) -> state.Job:
@@ -119,17 +119,8 @@ def test_time_budget_stops_between_steps(pool):
 def test_a_slow_step_is_ended_inside_the_model_call(pool, monkeypatch):
     monkeypatch.setattr(state, "STOP_GRACE_SECONDS", 0.3)
 
-    class Slow(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = make_cnn()
-
-        def forward(self, x):
-            time.sleep(0.1)
-            return self.net(x)
-
     def attack(job):          # integrated gradients with many points: one long step
-        return fg.attack(Slow(), torch.rand(1, 3, 16, 16, dtype=torch.float64), steps=5,
+        return fg.attack(SlowCNN(), torch.rand(1, 3, 16, 16, dtype=torch.float64), steps=5,
                          method="integrated-gradients", method_options={"steps": 10_000},
                          callback=job.callback(job.history))
 
