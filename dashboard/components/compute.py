@@ -73,21 +73,35 @@ class ComputeFailed(RuntimeError):
     """The child process failed in a way the attack itself did not report."""
 
 
+class _Unsendable(Exception):
+    """The model cannot be pickled; nothing was sent."""
+
+
 def attack(model: fg.Model, images: torch.Tensor, *,
            callback: Callable[[int, dict], object] | None = None, **arguments) -> fg.AttackResult:
     """`fg.attack(model, images, callback=callback, **arguments)`, in this thread's child.
 
-    The child stops at most one step after the callback returns False.
+    The child stops at most one step after the callback returns False. Where there can be
+    no child for this model, the calling thread computes.
     """
+    child = _child_for(model)
+    if child is not None:
+        try:
+            return child.attack(model, images, callback, arguments)
+        except _Unsendable:
+            _UNSENDABLE.add(model)
+    return fg.attack(model, images, callback=callback, **arguments)
+
+
+def _child_for(model) -> "Child | None":
     if not _sendable(model):
-        return fg.attack(model, images, callback=callback, **arguments)
+        return None
     try:
-        child = prepare()
-    except OSError:     # no child processes allowed here: the thread computes
+        return prepare()
+    except OSError:     # no child processes allowed here
         LOG.warning("no compute process could be started; the attack runs in a thread",
                     exc_info=True)
-        return fg.attack(model, images, callback=callback, **arguments)
-    return child.attack(model, images, callback, arguments)
+        return None
 
 
 def prepare() -> "Child":
@@ -146,8 +160,7 @@ class Child:
                 as failure:   # nothing was sent: the object cannot be pickled
             LOG.info("a model could not be sent to a compute process (%s); it runs in a "
                      "thread", type(failure).__name__)
-            _UNSENDABLE.add(model)
-            return fg.attack(model, images, callback=callback, **arguments)
+            raise _Unsendable from failure
         if fresh:
             self._sent[model] = key
             self._kept = [*self._kept, key][-KEPT_MODELS:]

@@ -208,3 +208,18 @@ def test_where_no_process_can_be_started_the_attack_runs_in_the_thread(one_threa
     job = state.Job("after a refused start", lambda job: "ran", total=1)
     workers.Pool(1, start_compute=True).submit(job)
     assert job.wait(30) and job.result == "ran"     # the worker kept working
+
+
+def test_a_model_that_cannot_be_pickled_runs_in_the_thread_and_is_not_tried_again(
+        one_thread, images):
+    class Local(torch.nn.Module):         # a class inside a function cannot be pickled
+        def __init__(self):
+            super().__init__()
+            self.net = make_cnn()
+
+        def forward(self, x):
+            return self.net(x)
+    model = Local()
+    result = in_a_fresh_thread(lambda: compute.attack(model, images, **ARGUMENTS))
+    assert torch.equal(result.perturbed, fg.attack(model, images, **ARGUMENTS).perturbed)
+    assert not compute._sendable(model)
