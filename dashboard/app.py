@@ -5,12 +5,10 @@ Entry point and router: the shared sidebar is drawn once, then the chosen page.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 try:
     import dashboard  # noqa: F401  (installed with the package)
@@ -19,16 +17,11 @@ except ImportError:  # run from a source checkout without installing
 
 from dashboard import settings  # noqa: E402
 from dashboard.components.choices import Choices, sidebar  # noqa: E402
-from dashboard.components import workers  # noqa: E402
+from dashboard.components import compute, workers  # noqa: E402
 from dashboard.components.failures import shown_in_place  # noqa: E402
 from dashboard.views import attack, compare, experiments, influence, learn, manipulated, sanity  # noqa: E402
 
-# Jobs run on the worker pool (attacks in its child processes, which do the same). One
-# intra-op thread per computation keeps parallel sessions from oversubscribing the cores,
-# which stalls every OpenMP barrier (a 100-step attack on the bundled model: 1.7 s with one
-# thread, 10.5 s with two when anything else runs). OMP_NUM_THREADS, if set, wins.
-if "OMP_NUM_THREADS" not in os.environ:
-    torch.set_num_threads(1)
+compute.one_intra_op_thread()     # the worker threads' jobs; the compute processes do the same
 # An attack thread releases the GIL in every torch op and must win it back from the
 # threads that draw the page; at Python's default 5 ms switch interval each hand-back
 # can wait 5 ms (a 100-step attack beside a busy drawing thread: 179 s instead of 2 s).
