@@ -8,7 +8,7 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import compute, export, figures, live, panels, state
+from ..components import compute, details, export, figures, live, panels, state
 from ..components.choices import Choices
 from ..components.failures import escape
 
@@ -220,7 +220,9 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
     _exports(job, choices, tiles)
     with st.expander("Details: configuration and surrogate"):
         st.markdown(f"Differentiated through: {result.surrogate}")
-        st.json(result.config)
+        st.caption("Arrays longer than a few values are summarised here; the JSON export "
+                   "holds them in full.")
+        details.show(result.config)
 
 
 def _cards(result, baseline, baseline_label: str) -> None:

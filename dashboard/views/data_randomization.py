@@ -10,7 +10,7 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, live, panels, state
+from ..components import details, figures, live, panels, state
 from ..components.choices import Choices
 
 TRAINED, SHUFFLED = "bundled", "bundled-shuffled"
@@ -103,7 +103,7 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
                 entry[f"{figures.sanity_title(metric, k)}: noise floor"] = row["noise_floor"][metric][0]
             table.append(entry)
         st.dataframe(table, hide_index=True, key="data_randomization_table")
-        st.json(result.config)
+        details.show(result.config)
 
 
 def _tiles(choices: Choices, methods: list[str], pairs: list, opacity: float) -> None:

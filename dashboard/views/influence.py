@@ -11,7 +11,7 @@ import fragility as fg
 from fragility.influence import DEFAULT_GAMMA
 from fragility.smooth import DEFAULT_BETA
 
-from ..components import figures, live, panels, state
+from ..components import details, figures, live, panels, state
 from ..components.choices import Choices
 
 DEFAULT_TRAIN = 200     # training images scored: the whole run takes seconds on a laptop CPU
@@ -188,7 +188,7 @@ def _finished(job: state.Job, choices: Choices, settings: dict) -> None:
     with st.expander("Details: configuration and surrogate"):
         st.markdown(f"Differentiated through: {result.surrogate}. Dissimilarity: "
                     f"{result.config['dissimilarity']}.")
-        st.json(result.config)
+        details.show(result.config)
 
 
 def _cards(result: fg.InfluenceResult, k: int) -> None:

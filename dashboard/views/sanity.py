@@ -6,7 +6,7 @@ import streamlit as st
 
 import fragility as fg
 
-from ..components import figures, live, panels, state
+from ..components import details, figures, live, panels, state
 from ..components.choices import Choices
 from . import data_randomization
 
@@ -150,7 +150,7 @@ def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,
                        **{figures.sanity_title(name, k): row[name][0]
                           for name in figures.SANITY_METRICS}} for row in rows],
                      hide_index=True, key="sanity_table")
-        st.json(result.config)
+        details.show(result.config)
 
 
 def _layer_title(choices: Choices, name: str) -> str:

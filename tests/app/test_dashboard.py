@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import fragility as fg
 from app_driver import latest_job, run_until_done, wait_for_step
-from dashboard.components import state
+from dashboard.components import export, state
 
 
 def set_steps(at: AppTest, steps: int) -> None:
@@ -198,3 +200,14 @@ def test_exports_reproduce_the_run(app):
     for name in ("spearman", "top_k_intersection", "center_shift"):
         torch.testing.assert_close(again.metrics[name].cpu(), result.metrics[name].cpu())
     torch.testing.assert_close(again.perturbed.cpu(), result.perturbed.cpu())
+
+
+def test_details_summarise_the_mask_that_the_json_export_holds_in_full(app):
+    job = run_attack(app, 3)
+    mask = job.result[0].config["mask"]
+    shown = json.loads(app.json[0].value)
+    assert shown["mask"] == f"1×64×64 booleans, {int(torch.tensor(mask).sum())} true"
+    assert shown["method"] == "gradient" and shown["image_size"] == [64, 64]
+    choices = SimpleNamespace(model_key="bundled", sample=None)
+    exported = json.loads(export.result_json(*job.result, choices))
+    assert exported["config"]["mask"] == mask and torch.tensor(mask).shape == (1, 64, 64)
