@@ -1,7 +1,10 @@
 """Dashboard timings in a real browser: first paint, default attack, live chart refreshes.
 
 Goals on 2 CPU cores: first paint <= 3 s, finished default attack <= 5 s, live charts
-refreshed >= 2 times per second. Prints what one run measures.
+refreshed >= 2 times per second. Prints what one run measures. The first attack comes
+seconds after the server's first page, while its compute process may still be starting
+(the attack then runs in the worker thread); the next one (99 steps, so not the cached
+result) runs in the compute process.
 
     .venv/bin/python benchmarks/bench_dashboard.py
 """
@@ -74,6 +77,12 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             warm_paint = first_paint(page, url)
             attack_seconds, rate, redraws = default_attack(page)
+            steps = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps",
+                                                                exact=True)
+            steps.fill("99")         # a new configuration: not the cached result
+            steps.press("Enter")
+            page.get_by_text("99 steps", exact=False).first.wait_for(timeout=TIMEOUT)
+            again_seconds, again_rate, _ = default_attack(page)
             browser.close()
     finally:
         server.stop(process)
@@ -86,6 +95,8 @@ def main() -> None:
           f"ratio {attack_seconds / 5:.2f}")
     print(f"live Spearman chart redraws per second:  {rate:6.2f}     goal 2/s  "
           f"({redraws} redraws)")
+    print(f"the next attack (99 steps):              {again_seconds:6.2f} s   goal 5 s  "
+          f"ratio {again_seconds / 5:.2f}  ({again_rate:.2f} redraws per second)")
 
 
 if __name__ == "__main__":

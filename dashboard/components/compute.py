@@ -8,6 +8,14 @@ takes no lock from the server. The parent thread relays each step to the job's c
 tells the child to stop when the callback says so, and ends the child when the job's stop
 waits too long inside one step (a process, unlike a thread, can be ended at once).
 
+A job alone on the server need not yield: its viewer's browser, redrawing the live view,
+would take the core the attack needs. So the pool lets its children take a fair share while
+one job runs and none waits (`share_cpu`; how, in `priority.py`).
+
+The child is started as `python -c` with this module's `serve` and one end of a socket pair,
+not through multiprocessing's spawn, which would first run the server's main script (under
+Streamlit, the dashboard itself) in the child.
+
 Models on a GPU, and models that cannot be sent to another process (TorchScript), run in
 the calling thread as before.
 """
@@ -17,23 +25,33 @@ from __future__ import annotations
 import copyreg
 import io
 import itertools
+import json
 import logging
-import multiprocessing
 import os
 import pickle
+import socket
+import subprocess
+import sys
 import threading
 import traceback
 import weakref
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 import torch
 
 import fragility as fg
 from fragility.interrupt import check as check_interruption
 
+from . import priority
+
 POLL_SECONDS = 0.1        # how often a waiting parent asks whether the job was stopped
 KEPT_MODELS = 4           # models a child keeps between jobs
-_CONTEXT = multiprocessing.get_context("spawn")   # forking a threaded server is unsafe
+# Forking a threaded server is unsafe: the child is a fresh interpreter.
+# It finds modules where the server does (a model's class must be importable to arrive).
+_CHILD_CODE = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
+               "from dashboard.components import priority; priority.own_session(); "
+               "from dashboard.components.compute import serve; serve(int(sys.argv[1]))")
 _local = threading.local()
 # The server's log (failures.py sets it up); this module imports no Streamlit, so the child
 # process starts without it.
@@ -108,20 +126,38 @@ def _child_for(model) -> "Child | None":
     if not _sendable(model):
         return None
     try:
-        return prepare()
+        child = prepare()
     except OSError:     # no child processes allowed here
         LOG.warning("no compute process could be started; the attack runs in a thread",
                     exc_info=True)
         return None
+    if child.early and not child.ready():
+        LOG.info("the compute process is still starting; this attack runs in the thread")
+        return None
+    return child
 
 
-def prepare() -> "Child":
-    """This thread's child process, started now if it is not running (it takes a few
-    seconds to import torch, so workers start theirs before their first job)."""
+def prepare(early: bool = False) -> "Child":
+    """This thread's child process, started now if it is not running. It takes seconds to
+    import torch, so workers start theirs `early`, before their first job; a job never waits
+    for such a child to start, but runs in the thread meanwhile."""
     child = getattr(_local, "child", None)
     if child is None or not child.alive():
-        child = _local.child = Child()
+        child = _local.child = _BY_THREAD[threading.current_thread()] = Child(early)
     return child
+
+
+_BY_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # thread -> its child
+
+
+def share_cpu(threads, fully: bool) -> None:
+    """The children of `threads` take a fair share of the CPU (`fully`), or yield it to
+    every other program (as they start). Where Linux has no autogroups they always yield."""
+    for thread in list(threads):
+        child = _BY_THREAD.get(thread)
+        if child is not None and child.alive():
+            priority.set_autogroup_nice(child.process.pid,
+                                        0 if fully else priority.YIELDING_NICE)
 
 
 def _sendable(model) -> bool:
@@ -137,22 +173,47 @@ _UNSENDABLE: weakref.WeakSet = weakref.WeakSet()
 class Child:
     """One child process and the pipe to it; used by one thread at a time."""
 
-    def __init__(self):
-        self._pipe, theirs = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_serve, args=(theirs,), daemon=True,
-                                        name="fragility-compute")
-        self.process.start()
-        theirs.close()
+    def __init__(self, early: bool = False):
+        self.early = early
+        self._ready = False
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_CODE, str(theirs.fileno()), json.dumps(sys.path)],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._pipe = Connection(ours.detach())
+        weakref.finalize(self, _end, self.process)    # also when the server exits
         self._sent: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> key
         self._kept: list[int] = []    # the keys the child keeps, oldest first, as it does
         self._keys = itertools.count()
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
+
+    def ready(self) -> bool:
+        """Whether the child has started: it says so once, before its first job."""
+        if not self._ready:
+            try:
+                self._ready = self._pipe.poll() and _receive(self._pipe) == "ready"
+            except (EOFError, OSError):
+                return False
+        return self._ready
+
+    def _await_ready(self) -> None:
+        while not self.ready():
+            check_interruption()
+            if not self.alive():
+                raise ComputeFailed("the compute process ended unexpectedly (exit code "
+                                    f"{self.process.poll()})")
+            self._pipe.poll(POLL_SECONDS)
 
     def end(self) -> None:
-        self.process.kill()
-        self.process.join(5)
+        _end(self.process)
         self._pipe.close()
 
     def attack(self, model, images, callback, arguments) -> fg.AttackResult:
@@ -161,6 +222,11 @@ class Child:
         A model is sent once per child, so it must not change afterwards (the dashboard's
         cached models do not).
         """
+        try:
+            self._await_ready()
+        except BaseException:
+            self.end()
+            raise
         key = self._sent.get(model)
         fresh = key not in self._kept
         if fresh:
@@ -198,7 +264,7 @@ class Child:
                 kind, value = _receive(self._pipe)
             except (EOFError, OSError) as failure:
                 raise ComputeFailed("the compute process ended unexpectedly (exit code "
-                                    f"{self.process.exitcode})") from failure
+                                    f"{self.process.poll()})") from failure
             if kind != "step":
                 return kind, value
             if callback is not None and callback(*value) is False and not stopping:
@@ -206,12 +272,23 @@ class Child:
                 _send(self._pipe, "stop")
 
 
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        LOG.warning("compute process %d did not end within 5 s of being killed", process.pid)
+
+
 # ---------------------------------------------------------------- the child
 
-def _serve(pipe) -> None:
-    """The child's loop: one attack per message until the parent goes away."""
-    _lowest_priority()
+def serve(fd: int) -> None:
+    """The child's loop on socket `fd`: one attack per message until the parent goes away."""
     one_intra_op_thread()
+    priority.lowest()
+    pipe = Connection(fd)
+    _send(pipe, "ready")
     models: dict[int, object] = {}
     while True:
         try:
@@ -245,20 +322,3 @@ def _run(pipe, model, images, arguments) -> tuple[str, object]:
         return "error", failure
     except Exception as failure:    # noqa: BLE001 - reported to the parent, which logs it
         return "bug", (f"{type(failure).__name__}: {failure}", traceback.format_exc())
-
-
-def _lowest_priority() -> None:
-    """A session of its own at autogroup nice 19 (Linux); elsewhere plain nice 19."""
-    try:
-        os.setsid()
-    except (AttributeError, OSError):
-        pass
-    try:
-        with open("/proc/self/autogroup", "w") as autogroup:
-            autogroup.write("19")
-    except OSError:
-        pass
-    try:
-        os.nice(19)
-    except (AttributeError, OSError):
-        pass

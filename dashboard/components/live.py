@@ -3,11 +3,12 @@
 Every redraw costs the server (the page's script and its pictures) and, more, the viewer's
 browser (a Plotly chart is laid out again on each new figure). Measured with one attack
 page on 2 cores: redrawing tiles and three charts every 0.35 s kept a browser tab at 93 %
-of a core, the tiles alone 35 %, the whole view every second 43 %. So the progress line
-(cheap) moves every `PROGRESS_SECONDS`, the pictures follow every `CONTENT_SECONDS`, and a
-job waiting in the queue shows only its place in line, redrawn every `QUEUED_SECONDS`, or
-every `PROGRESS_SECONDS` once it is next in line, so that its page says it runs soon after
-it starts.
+of a core, the tiles alone 35 %, the whole view every second 43 %. So a job alone on the
+server is drawn every `ALONE_SECONDS` (its viewer asked for the machine and has it), while
+jobs that share it with others move their progress line (cheap) every `PROGRESS_SECONDS`
+and their pictures every `CONTENT_SECONDS`. A job waiting in the queue shows only its
+place in line, redrawn every `QUEUED_SECONDS`, or every `PROGRESS_SECONDS` once it is next
+in line, so that its page says it runs soon after it starts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import streamlit as st
 from . import workers
 from .state import Job
 
+ALONE_SECONDS = 0.5
 PROGRESS_SECONDS = 1.0
 CONTENT_SECONDS = 2.0
 QUEUED_SECONDS = 4.0
@@ -37,7 +39,8 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
 
     @st.fragment(run_every=seconds)
     def header():
-        # ended, left the queue, or became next in line (drawn again on the faster clock)
+        # ended, left the queue, or its clock changed (next in line, or another job
+        # arrived or left)
         if not job.running or (queued and not job.waiting) or header_seconds(job) != seconds:
             st.rerun()
         left, right = st.columns([5, 1], vertical_alignment="center")
@@ -49,9 +52,12 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
     if queued or content is None:
         return
 
-    @st.fragment(run_every=CONTENT_SECONDS)
+    every = content_seconds(job)
+
+    @st.fragment(run_every=every)
     def pictures():
-        if not job.running:
+        # ended, or another job arrived or left (drawn again on the other clock)
+        if not job.running or content_seconds(job) != every:
             st.rerun()
         content()
     pictures()
@@ -59,9 +65,14 @@ def show(job: Job, stop_key: str, progress_text: Callable[[Job], str],
 
 def header_seconds(job: Job) -> float:
     """How often the progress line is redrawn: rarely while the job waits behind others."""
-    if job.waiting and workers.pool().position(job) != 1:
-        return QUEUED_SECONDS
-    return PROGRESS_SECONDS
+    if job.waiting:
+        return PROGRESS_SECONDS if workers.pool().position(job) == 1 else QUEUED_SECONDS
+    return ALONE_SECONDS if workers.pool().alone() else PROGRESS_SECONDS
+
+
+def content_seconds(job: Job) -> float:
+    """How often a running job's pictures are redrawn: often when it has the server to itself."""
+    return ALONE_SECONDS if workers.pool().alone() else CONTENT_SECONDS
 
 
 def steps_text(job: Job) -> str:

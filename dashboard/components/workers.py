@@ -5,7 +5,8 @@ waits in one queue and runs on one of a few worker threads (one per CPU core wit
 intra-op thread each, or one per GPU; `FRAGILITY_WORKERS` overrides). A session has at
 most one job at a time (starting one stops its previous one), so the queue is fair.
 Workers run at a lower CPU priority than the threads that serve pages, and each has a child
-process (`compute.py`) that runs its attacks below every other program on the machine.
+process (`compute.py`) that runs its attacks below every other program on the machine,
+unless its job is the only one on the server.
 
 A watchdog stops the jobs of sessions that have ended (the tab was closed) and jobs past
 their time budget; a stop is honoured between attack steps by the job's callback, and
@@ -79,6 +80,7 @@ class Pool:
         self._running: set = set()
         self._lock = threading.Condition()
         self._gone_since: dict[str, float] = {}
+        self._threads: list[threading.Thread] = []
         for number in range(size):
             self._start_worker(number)
         threading.Thread(target=self._watch, name="fragility-watchdog", daemon=True).start()
@@ -114,6 +116,10 @@ class Pool:
         with self._lock:
             return len(self._running), len(self._waiting)
 
+    def alone(self) -> bool:
+        """Whether one job runs and none waits: it may have the machine to itself."""
+        return self.load() == (1, 0)
+
     def _renumber(self) -> None:
         """Tell each waiting job its place in line (shown on its page). Holds the lock."""
         for place, job in enumerate(self._waiting, start=1):
@@ -126,13 +132,14 @@ class Pool:
         thread = threading.Thread(target=self._work, name=f"fragility-worker-{number}",
                                   daemon=True)
         thread.retired = False
+        self._threads.append(thread)
         thread.start()
 
     def _work(self) -> None:
         _lower_priority()
         if self._start_compute:
             try:
-                compute.prepare()     # it takes seconds to start: not on the first Run
+                compute.prepare(early=True)   # it takes seconds to start: not on the first Run
             except OSError:           # no processes here: attacks will run in this thread
                 LOG.warning("a worker could not start its compute process", exc_info=True)
         me = threading.current_thread()
@@ -169,6 +176,8 @@ class Pool:
     def _check_jobs(self) -> None:
         with self._lock:
             jobs = list(self._waiting) + list(self._running)
+        # a job alone on the server takes a fair share of the CPU; others yield to the pages
+        compute.share_cpu(self._threads, fully=self.alone())
         now = time.monotonic()
         sessions = {job.session_id for job in jobs}
         for session_id in set(self._gone_since) - sessions:

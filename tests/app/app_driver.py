@@ -22,6 +22,14 @@ def wait_for_step(job, step: int, timeout: float = 120, phase: str | None = None
         time.sleep(0.05)
 
 
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Block until `condition()` holds; fail the test once `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def run_until_done(at: AppTest, timeout: float = 300) -> AppTest:
     """Rerun the app once no job of its session is running (the live view ends)."""
     deadline = time.monotonic() + timeout

@@ -4,16 +4,17 @@ session of its own, ended at once when a stop waits too long inside one step."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import sys
+import types
 import threading
-import time
 
 import pytest
 import torch
 
 import fragility as fg
-from dashboard.components import compute, state, workers
+from dashboard.components import compute, priority, state, workers
+from app_driver import wait_until
 from nets import SlowCNN, make_cnn
 
 ARGUMENTS = dict(method="gradient", attack="top-k", steps=8, epsilon=8 / 255,
@@ -89,17 +90,42 @@ def test_the_attacks_own_errors_come_back_as_they_are(images):
                                                  **{**ARGUMENTS, "epsilon": -1.0}))
 
 
+def lowest_priority(pid: int) -> bool:
+    """Whether the child has made its session and yields: by its autogroup where Linux has
+    them, else by its own nice."""
+    if os.getsid(pid) != pid:
+        return False
+    if priority.autogroups():
+        return priority.autogroup(pid)[1] == 19
+    return os.getpriority(os.PRIO_PROCESS, pid) == 19
+
+
 def test_the_child_runs_in_a_session_of_its_own_at_the_lowest_priority():
-    pid = in_a_fresh_thread(lambda: compute.prepare().process.pid)
-    deadline = time.monotonic() + 60
-    while os.getpriority(os.PRIO_PROCESS, pid) != 19:      # set once the child has started
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert os.getsid(pid) == pid != os.getsid(0)
-    autogroup = f"/proc/{pid}/autogroup"
-    if os.path.exists(autogroup):
-        with open(autogroup) as group:
-            assert group.read().split()[-1] == "19"
+    child = in_a_fresh_thread(compute.prepare)   # held here: a child ends with its last holder
+    pid = child.process.pid
+    wait_until(lambda: lowest_priority(pid), 60)        # set once the child has started
+    assert os.getsid(pid) != os.getsid(0)
+
+
+@pytest.mark.skipif(not priority.autogroups(), reason="needs Linux autogroups")
+def test_a_job_alone_on_the_server_takes_a_fair_share_until_another_arrives():
+    pool = workers.Pool(1, start_compute=True)
+    wait_until(lambda: compute._BY_THREAD.get(pool._threads[0]) is not None, 60)
+    pid = compute._BY_THREAD[pool._threads[0]].process.pid
+    wait_until(lambda: lowest_priority(pid), 60)
+    server_group = priority.autogroup("self")
+    release = threading.Event()
+    first, second = (state.Job(name, lambda job: release.wait(30), total=1)
+                     for name in ("first", "second"))
+    pool.submit(first)
+    try:
+        wait_until(lambda: priority.autogroup(pid)[1] == 0, 10)      # alone: a fair share
+        pool.submit(second)
+        wait_until(lambda: priority.autogroup(pid)[1] == 19, 10)     # a queue: it yields
+        assert priority.autogroup("self") == server_group            # the server's untouched
+    finally:
+        release.set()
+    assert first.wait(30) and second.wait(30)
 
 
 def test_a_stop_that_waits_too_long_inside_a_step_ends_the_child_at_once(images):
@@ -118,13 +144,14 @@ def test_a_stop_that_waits_too_long_inside_a_step_ends_the_child_at_once(images)
     threading.Timer(1.0, asked.set).start()
     message, child, next_pid = in_a_fresh_thread(slow_attack)
     assert message == "stopped for the test"
-    assert child.process.exitcode == -9        # ended by the parent, not at the step's end
+    assert child.process.poll() == -9          # ended by the parent, not at the step's end
     assert next_pid != child.process.pid       # a fresh child took its place
 
 
 def test_a_child_that_dies_is_a_clear_error_and_is_replaced(images):
     def die_then_run():
         child = compute.prepare()
+        wait_until(child.ready, 60)               # killed in its attack, not as it starts
         with fg.interruptible(lambda: None):
             timer = threading.Timer(1.0, child.process.kill)
             timer.start()
@@ -142,13 +169,27 @@ def test_models_that_cannot_be_sent_run_in_the_calling_thread(one_thread, images
 
 
 def test_the_servers_pool_starts_its_compute_processes_before_the_first_attack():
-    before = {child.pid for child in multiprocessing.active_children()}
-    workers.Pool(1, start_compute=True)
-    deadline = time.monotonic() + 30
-    while not [child for child in multiprocessing.active_children()
-               if child.name == "fragility-compute" and child.pid not in before]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    pool = workers.Pool(1, start_compute=True)
+    wait_until(lambda: compute._BY_THREAD.get(pool._threads[0]) is not None, 30)
+    child = compute._BY_THREAD[pool._threads[0]]
+    assert child.alive() and child.early
+
+
+def test_a_job_does_not_wait_for_a_child_started_early_but_runs_in_the_thread(one_thread, images):
+    model = make_cnn()
+
+    def first_attack_at_once():
+        child = compute.prepare(early=True)
+        result = compute.attack(model, images, **ARGUMENTS)     # the child still imports torch
+        sent_first = child._sent.get(model)
+        wait_until(child.ready, 60)
+        again = compute.attack(model, images, **ARGUMENTS)
+        return result, sent_first, again, child
+    result, sent_first, again, child = in_a_fresh_thread(first_attack_at_once)
+    assert sent_first is None                     # the first ran here
+    here = fg.attack(model, images, **ARGUMENTS).perturbed
+    assert torch.equal(result.perturbed, here) and torch.equal(again.perturbed, here)
+    assert child._sent.get(model) is not None     # the second went to the child
 
 
 def test_a_failing_callback_ends_the_child_so_no_stale_step_reaches_the_next_job(images):
@@ -199,7 +240,7 @@ def test_tensors_cross_by_value_so_no_file_descriptor_is_held_per_tensor(images)
 
 def test_where_no_process_can_be_started_the_attack_runs_in_the_thread(one_thread, images,
                                                                         monkeypatch):
-    def refused(self):
+    def refused(self, *arguments):
         raise OSError("process creation is not allowed here")
     monkeypatch.setattr(compute.Child, "__init__", refused)
     model = make_cnn()
@@ -223,3 +264,21 @@ def test_a_model_that_cannot_be_pickled_runs_in_the_thread_and_is_not_tried_agai
     result = in_a_fresh_thread(lambda: compute.attack(model, images, **ARGUMENTS))
     assert torch.equal(result.perturbed, fg.attack(model, images, **ARGUMENTS).perturbed)
     assert not compute._sendable(model)
+
+
+def test_the_child_does_not_run_the_servers_main_script(images, tmp_path, monkeypatch):
+    """Under Streamlit the main module is the dashboard's own script; a child started by
+    multiprocessing's spawn would run it first (a whole page in bare mode, and a pool)."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+
+    def attack_in_a_fresh_child():
+        child = compute.prepare()
+        return child, compute.attack(make_cnn(), images, **ARGUMENTS)
+    child, result = in_a_fresh_thread(attack_in_a_fresh_child)
+    assert child.alive() and result.steps_run == ARGUMENTS["steps"]
+    assert not marker.exists()

@@ -66,7 +66,31 @@ def test_stop_sets_the_jobs_stop():
 
 
 def test_pictures_redraw_less_often_than_the_progress_line():
-    assert live.PROGRESS_SECONDS < live.CONTENT_SECONDS <= live.QUEUED_SECONDS
+    assert live.ALONE_SECONDS < live.PROGRESS_SECONDS < live.CONTENT_SECONDS <= live.QUEUED_SECONDS
+    assert live.ALONE_SECONDS <= 0.5    # the live view's goal: two redraws a second
+
+
+def test_a_job_alone_on_the_server_is_drawn_fast_until_another_arrives(monkeypatch):
+    import threading
+
+    from dashboard.components import state, workers
+
+    pool = workers.Pool(1)
+    monkeypatch.setattr(workers, "pool", lambda: pool)
+    release = threading.Event()
+    first, second = (state.Job(name, lambda job: release.wait(10), total=1)
+                     for name in ("first", "second"))
+    pool.submit(first)
+    try:
+        while first.waiting:
+            time.sleep(0.01)
+        assert live.header_seconds(first) == live.content_seconds(first) == live.ALONE_SECONDS
+        pool.submit(second)
+        assert live.header_seconds(first) == live.PROGRESS_SECONDS
+        assert live.content_seconds(first) == live.CONTENT_SECONDS
+    finally:
+        release.set()
+    assert first.wait(10) and second.wait(10)
 
 
 def test_a_waiting_job_is_redrawn_often_once_it_is_next_in_line(monkeypatch):

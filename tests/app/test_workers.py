@@ -11,18 +11,12 @@ import torch
 
 import fragility as fg
 from dashboard.components import state, workers
+from app_driver import wait_until
 from nets import SlowCNN, make_cnn
 
 
 def job(work, key="job", budget=None) -> state.Job:
     return state.Job(key, work, total=1, budget=budget)
-
-
-def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture
