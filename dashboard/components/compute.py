@@ -52,7 +52,6 @@ KEPT_MODELS = 4           # models a child keeps between jobs
 _CHILD_CODE = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
                "from dashboard.components import priority; priority.own_session(); "
                "from dashboard.components.compute import serve; serve(int(sys.argv[1]))")
-_local = threading.local()
 # The server's log (failures.py sets it up); this module imports no Streamlit, so the child
 # process starts without it.
 LOG = logging.getLogger("fragility.dashboard")
@@ -141,13 +140,15 @@ def prepare(early: bool = False) -> "Child":
     """This thread's child process, started now if it is not running. It takes seconds to
     import torch, so workers start theirs `early`, before their first job; a job never waits
     for such a child to start, but runs in the thread meanwhile."""
-    child = getattr(_local, "child", None)
+    thread = threading.current_thread()
+    child = _BY_THREAD.get(thread)
     if child is None or not child.alive():
-        child = _local.child = _BY_THREAD[threading.current_thread()] = Child(early)
+        child = _BY_THREAD[thread] = Child(early)
     return child
 
 
-_BY_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # thread -> its child
+# thread -> its child, which ends once the thread object is gone (Child's finalizer)
+_BY_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def share_cpu(threads, fully: bool) -> None:

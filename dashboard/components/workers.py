@@ -176,6 +176,8 @@ class Pool:
     def _check_jobs(self) -> None:
         with self._lock:
             jobs = list(self._waiting) + list(self._running)
+        # a retired worker that has ended is let go, and its compute process with it
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
         # a job alone on the server takes a fair share of the CPU; others yield to the pages
         compute.share_cpu(self._threads, fully=self.alone())
         now = time.monotonic()
