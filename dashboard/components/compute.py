@@ -154,6 +154,8 @@ _BY_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def share_cpu(threads, fully: bool) -> None:
     """The children of `threads` take a fair share of the CPU (`fully`), or yield it to
     every other program (as they start). Where Linux has no autogroups they always yield."""
+    if not priority.autogroups():
+        return
     for thread in list(threads):
         child = _BY_THREAD.get(thread)
         if child is not None and child.alive():

@@ -5,7 +5,11 @@ sessions first, and a process's own nice only orders it inside its session. So a
 process makes a session of its own and sets that session's autogroup nice. An unprivileged
 process may set an autogroup's nice back to 0, though not its own nice, so the pool can let
 a job that is alone on the server take a fair share again. Elsewhere the process takes nice
-19, for good.
+19, for good: where Linux has no autogroups, and where the server runs in a CPU cgroup of
+its own (a container with a CPU limit, a systemd unit with a CPU weight), since the kernel
+then shares the CPU by cgroup and leaves autogroups out. A container that hides its cgroup
+behind a namespace cannot be told apart from the host; there the compute processes yield by
+autogroup only, so no less than the server's other programs.
 
 A compute process makes its session before it imports torch (`own_session`), so that its
 start takes a fair share of the CPU, neither starved by the pages being drawn nor taking
@@ -14,6 +18,7 @@ the share of the server it came from, and yields (`lowest`) once it is ready for
 
 from __future__ import annotations
 
+import functools
 import os
 
 YIELDING_NICE = 19
@@ -43,20 +48,53 @@ def lowest() -> None:
         pass
 
 
+@functools.cache
 def autogroups() -> bool:
-    """Whether Linux shares the CPU between sessions (autogroups) first."""
+    """Whether Linux shares the CPU between sessions (autogroups) first, for this process."""
     try:
         with open("/proc/sys/kernel/sched_autogroup_enabled") as enabled:
-            return enabled.read().strip() == "1"
+            if enabled.read().strip() != "1":
+                return False
+        with open("/proc/self/cgroup") as cgroups:
+            path = cpu_cgroup(cgroups.read())
     except OSError:
         return False
+    return path is None or path == "/" or not _governs_cpu(path)
+
+
+def cpu_cgroup(proc_cgroup: str) -> str | None:
+    """The cgroup path that the CPU controller applies to, from `/proc/<pid>/cgroup`:
+    cgroup v1's `cpu` line, else v2's `0::` line, else None."""
+    unified = None
+    for line in proc_cgroup.splitlines():
+        number, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path
+        if number == "0" and controllers == "":
+            unified = path
+    return unified
+
+
+def _governs_cpu(path: str) -> bool:
+    """Whether cgroup v2's CPU controller is on for `path` (for v1, its line says so)."""
+    try:
+        with open(f"/sys/fs/cgroup{path}/cgroup.controllers") as controllers:
+            return "cpu" in controllers.read().split()
+    except OSError:
+        return True
 
 
 def autogroup(pid) -> tuple[str, int]:
-    """(name, nice) of a process's autogroup, read from '/autogroup-42 nice 19'."""
+    """(name, nice) of a process's autogroup, from '/autogroup-42 nice 19'. A process whose
+    session was never given one (the system's first session) reads an empty file: it is in
+    the default group, ("", 0), whose nice cannot be set."""
     with open(f"/proc/{pid}/autogroup") as group:
-        words = group.read().split()
-    return words[0], int(words[-1])
+        return parse_autogroup(group.read())
+
+
+def parse_autogroup(text: str) -> tuple[str, int]:
+    words = text.split()
+    return (words[0], int(words[-1])) if words else ("", 0)
 
 
 def set_autogroup_nice(pid: int, nice: int) -> None:
