@@ -1,8 +1,12 @@
-"""A run's configuration as the pages show it: every value, long arrays summarised.
+"""A run's details as the pages show them: in an expander drawn only while open, with
+every value of the configuration and long arrays summarised.
 
 `st.json` draws one DOM node per value, hidden in a closed expander or not. The object
 mask of a 64×64 sample is 4,096 booleans, about 47,000 nodes, and the page drew them
 again on each rerun: a finished Attack page cost its browser seconds of CPU per redraw.
+A closed expander's content costs the browser too: the first `st.code` a page shows loads
+and runs the syntax highlighter (about 0.5 s of the browser's main thread), and a table
+loads the data grid.
 """
 
 from __future__ import annotations
@@ -10,6 +14,12 @@ from __future__ import annotations
 import streamlit as st
 
 LONGEST_LISTED = 32   # values; a longer array is summarised
+
+
+def expander(label: str, key: str):
+    """An expander that draws its content only while it is open (opening it reruns the
+    page): `with expander(label, key) as box: if box.open: ...`."""
+    return st.expander(label, key=key, on_change="rerun")
 
 
 def show(config: dict) -> None:

@@ -218,11 +218,12 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
                     for k in ks]
     _charts(job, choices, original_map, (ks, curve, random_curve))
     _exports(job, choices, tiles)
-    with st.expander("Details: configuration and surrogate"):
-        st.markdown(f"Differentiated through: {result.surrogate}")
-        st.caption("Arrays longer than a few values are summarised here; the JSON export "
-                   "holds them in full.")
-        details.show(result.config)
+    with details.expander("Details: configuration and surrogate", "attack_details") as box:
+        if box.open:
+            st.markdown(f"Differentiated through: {result.surrogate}")
+            st.caption("Arrays longer than a few values are summarised here; the JSON export "
+                       "holds them in full.")
+            details.show(result.config)
 
 
 def _cards(result, baseline, baseline_label: str) -> None:
@@ -293,5 +294,6 @@ def _exports(job: state.Job, choices: Choices, tiles) -> None:
     code = export.snippet(choices)
     columns[4].download_button("Python snippet", code, file_name="reproduce.py",
                                mime="text/x-python", key="export_snippet", on_click="ignore")
-    with st.expander("Reproduce this run in Python"):
-        st.code(code, language="python")
+    with details.expander("Reproduce this run in Python", "attack_snippet") as box:
+        if box.open:
+            st.code(code, language="python")

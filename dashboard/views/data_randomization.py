@@ -94,16 +94,22 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
             for name in result.methods]
     k = result.config["k"]
     _chart(rows, k)
-    with st.expander("Values per method and configuration"):
-        table = []
-        for row in rows:
-            entry = {"method": fg.get_method(row["method"]).title}
-            for metric in figures.SANITY_METRICS:
-                entry[figures.sanity_title(metric, k)] = row[metric][0]
-                entry[f"{figures.sanity_title(metric, k)}: noise floor"] = row["noise_floor"][metric][0]
-            table.append(entry)
-        st.dataframe(table, hide_index=True, key="data_randomization_table")
-        details.show(result.config)
+    with details.expander("Values per method and configuration",
+                          "data_randomization_details") as box:
+        if box.open:
+            _values(rows, k)
+            details.show(result.config)
+
+
+def _values(rows: list[dict], k: int) -> None:
+    table = []
+    for row in rows:
+        entry = {"method": fg.get_method(row["method"]).title}
+        for metric in figures.SANITY_METRICS:
+            entry[figures.sanity_title(metric, k)] = row[metric][0]
+            entry[f"{figures.sanity_title(metric, k)}: noise floor"] = row["noise_floor"][metric][0]
+        table.append(entry)
+    st.dataframe(table, hide_index=True, key="data_randomization_table")
 
 
 def _tiles(choices: Choices, methods: list[str], pairs: list, opacity: float) -> None:

@@ -185,10 +185,11 @@ def _finished(job: state.Job, choices: Choices, settings: dict) -> None:
         _strips(choices.model, train, labels, result.original_scores[0].cpu(),
                 result.perturbed_scores[0].cpu(), settings["k"], "after the attack")
     _charts(result.history, baseline.history, settings)   # the baseline's also after a Stop
-    with st.expander("Details: configuration and surrogate"):
-        st.markdown(f"Differentiated through: {result.surrogate}. Dissimilarity: "
-                    f"{result.config['dissimilarity']}.")
-        details.show(result.config)
+    with details.expander("Details: configuration and surrogate", "influence_details") as box:
+        if box.open:
+            st.markdown(f"Differentiated through: {result.surrogate}. Dissimilarity: "
+                        f"{result.config['dissimilarity']}.")
+            details.show(result.config)
 
 
 def _cards(result: fg.InfluenceResult, k: int) -> None:

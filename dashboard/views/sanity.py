@@ -144,13 +144,14 @@ def _finished(job: state.Job, choices: Choices, mode: str, opacity: float,
              **{name: values[step - 1].tolist() for name, values in result.metrics.items()}}
             for step, layer in enumerate(result.layers, start=1)]
     _chart(choices, mode, rows, k=result.config["k"])
-    with st.expander("Values per layer and configuration"):
-        k = result.config["k"]
-        st.dataframe([{"layer": _layer_title(choices, row["layer"]),
-                       **{figures.sanity_title(name, k): row[name][0]
-                          for name in figures.SANITY_METRICS}} for row in rows],
-                     hide_index=True, key="sanity_table")
-        details.show(result.config)
+    with details.expander("Values per layer and configuration", "sanity_details") as box:
+        if box.open:
+            k = result.config["k"]
+            st.dataframe([{"layer": _layer_title(choices, row["layer"]),
+                           **{figures.sanity_title(name, k): row[name][0]
+                              for name in figures.SANITY_METRICS}} for row in rows],
+                         hide_index=True, key="sanity_table")
+            details.show(result.config)
 
 
 def _layer_title(choices: Choices, name: str) -> str:

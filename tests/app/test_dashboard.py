@@ -193,6 +193,9 @@ def test_exports_reproduce_the_run(app):
     downloads = {button.key: button for button in app.get("download_button")}
     assert {"export_png", "export_panel", "export_csv", "export_json",
             "export_snippet"} <= set(downloads)
+    assert not app.code                       # drawn only once its expander is opened
+    app.session_state["attack_snippet"] = True
+    app.run()
     code = app.code[0].value
     namespace: dict = {}
     exec(compile(code, "reproduce.py", "exec"), namespace)   # the snippet runs as printed
@@ -205,6 +208,9 @@ def test_exports_reproduce_the_run(app):
 def test_details_summarise_the_mask_that_the_json_export_holds_in_full(app):
     job = run_attack(app, 3)
     mask = job.result[0].config["mask"]
+    assert not app.json                       # drawn only once its expander is opened
+    app.session_state["attack_details"] = True
+    app.run()
     shown = json.loads(app.json[0].value)
     assert shown["mask"] == f"1×64×64 booleans, {int(torch.tensor(mask).sum())} true"
     assert shown["method"] == "gradient" and shown["image_size"] == [64, 64]

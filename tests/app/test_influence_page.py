@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -84,6 +86,12 @@ def test_run_shows_the_apis_metrics_beside_random_sign_and_the_strips(app):
     charts = [chart.proto.spec for chart in app.get("plotly_chart")]
     assert any("Top-5 intersection of the most helpful" in spec for spec in charts)
     assert any("random sign" in spec for spec in charts)
+
+    assert not app.json                      # the details are drawn once their expander opens
+    app.session_state["influence_details"] = True
+    app.run()
+    assert json.loads(app.json[0].value)["steps"] == 8
+    assert any(m.value.startswith("Differentiated through: ") for m in app.markdown)
 
 
 def test_stop_keeps_the_best_so_far(app):

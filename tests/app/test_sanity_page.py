@@ -123,6 +123,15 @@ def test_cascading_run_shows_a_tile_per_layer_and_the_metrics_of_the_api(app):
     assert latest_job(app) is job
     assert len(tile_captions(app)) == len(expected.layers) + 1
 
+    assert not app.dataframe                 # the values are drawn once their expander opens
+    app.session_state["sanity_details"] = True
+    app.run()
+    table = app.dataframe[0].value
+    assert len(table) == len(expected.layers)
+    assert list(table.iloc[:, 1]) == pytest.approx(
+        expected.metrics[METRICS[0]][:, 0].tolist(), nan_ok=True)
+    assert json.loads(app.json[0].value)["mode"] == "cascading"
+
 
 def test_independent_mode_runs_its_own_check(app):
     open_sanity_page(app)
@@ -199,6 +208,14 @@ def test_data_randomization_compares_every_method_on_the_shuffled_twin(app):
     captions = tile_captions(app)
     assert f"{fg.get_method('gradient').title} · shuffled labels" in captions
     assert any(s.value.startswith(f"Compared {len(fg.methods())} methods") for s in app.success)
+
+    assert not app.dataframe                 # the values are drawn once their expander opens
+    app.session_state["data_randomization_details"] = True
+    app.run()
+    table = app.dataframe[0].value
+    assert list(table["method"]) == [fg.get_method(name).title for name in fg.methods()]
+    assert list(table[titles["spearman"]]) == pytest.approx(
+        [expected.metrics[name]["spearman"][0].item() for name in fg.methods()], abs=1e-6)
 
 
 def test_data_randomization_asks_for_the_bundled_model_elsewhere(app, monkeypatch):

@@ -65,6 +65,13 @@ def test_default_attack_in_the_browser(page, dashboard_url, screenshots):
     run_default_attack(page)
     check_result(page)
     page.screenshot(path=screenshots / "attack.png", full_page=True)
+    # the snippet is drawn (and highlighted) once its expander is opened, and stays drawn
+    expect(page.get_by_test_id("stCode")).to_have_count(0)
+    page.get_by_text("Reproduce this run in Python").click()
+    expect(page.get_by_test_id("stCode")).to_contain_text("fg.attack(model, images,")
+    page.get_by_text("Details: configuration and surrogate").click()
+    expect(page.get_by_test_id("stJson")).to_contain_text("booleans")
+    expect(page.get_by_test_id("stCode")).to_contain_text("fg.attack(model, images,")
 
 
 def test_live_view_then_stop_keeps_the_best_so_far(page, dashboard_url, screenshots):
