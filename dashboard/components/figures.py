@@ -67,7 +67,8 @@ def center_path(saliency: torch.Tensor, path: list[tuple[float, float]],
     """The original map with the path of the perturbed map's center of mass over the steps."""
     # The map drawn in the tiles' colours, so that both read the same way; as a PNG, which
     # the browser decodes at once, where `z` values are drawn pixel by pixel in JavaScript
-    # (each live redraw of this chart cost the browser about 40 % more).
+    # (each live redraw of this chart cost the browser 1.5 times as much; see
+    # benchmarks/bench_chart_redraw.py).
     picture = base64.b64encode(png_bytes(Image.fromarray(heatmap(saliency)))).decode()
     figure = go.Figure(go.Image(source=f"data:image/png;base64,{picture}", hoverinfo="skip"))
     if start is not None:
