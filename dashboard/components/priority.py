@@ -105,5 +105,5 @@ def set_autogroup_nice(pid: int, nice: int) -> None:
         if theirs[0] != autogroup("self")[0] and theirs[1] != nice:
             with open(f"/proc/{pid}/autogroup", "w") as group:
                 group.write(str(nice))
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         pass
