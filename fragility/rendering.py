@@ -59,6 +59,21 @@ def colorbar(width: int = TILE, height: int = 14) -> Image.Image:
     return Image.fromarray(strip)
 
 
+def contact_sheet(images: list[torch.Tensor], size: int, per_row: int, gap: int) -> Image.Image:
+    """Images as `size`-pixel thumbnails with rounded corners, `per_row` to a row, on a
+    transparent sheet: one picture to send instead of one per thumbnail."""
+    rows = -(-len(images) // per_row)
+    columns = min(len(images), per_row)
+    sheet = Image.new("RGBA", (columns * size + (columns - 1) * gap, rows * size + (rows - 1) * gap))
+    corners = Image.new("L", (size, size))
+    ImageDraw.Draw(corners).rounded_rectangle((0, 0, size - 1, size - 1), radius=size // 12, fill=255)
+    for index, image in enumerate(images):
+        row, column = divmod(index, per_row)
+        square = to_pil(image, size=size).resize((size, size), Image.LANCZOS)
+        sheet.paste(square, (column * (size + gap), row * (size + gap)), corners)
+    return sheet
+
+
 def png_bytes(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")

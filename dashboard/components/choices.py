@@ -188,8 +188,8 @@ def _image(choices: Choices) -> None:
     names = [sample.name for sample in gallery] + [UPLOAD]
     titles = {sample.name: sample.title for sample in gallery}
     if gallery:
-        st.image([state.sample_image(sample.name, size).permute(1, 2, 0).numpy()
-                  for sample in gallery[:12]], width=44)
+        shown = tuple(sample.name for sample in gallery[:12])
+        st.image(state.gallery_png(shown, size), width="content", output_format="PNG")
     if st.session_state.get("image_choice") not in names:
         st.session_state.pop("image_choice", None)
     name = st.selectbox("Sample", names, key="image_choice",

@@ -21,6 +21,7 @@ import streamlit as st
 import torch
 
 import fragility as fg
+from fragility import rendering
 from fragility.models.trial import trial_run
 
 from . import workers
@@ -113,6 +114,20 @@ def _decoded(data_digest: str, name: str, size: int, _data: bytes) -> torch.Tens
 def sample_image(name: str, size: int) -> torch.Tensor:
     """A gallery image at `size`, decoded once per server."""
     return fg.get_sample(name).load(size=size)
+
+
+THUMBNAIL = 44   # pixels
+THUMBNAILS_PER_ROW = 5
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def gallery_png(names: tuple[str, ...], size: int) -> bytes:
+    """The gallery's thumbnails as one PNG, drawn once per server: a page loads one picture,
+    not one per thumbnail, and the server encodes none on a rerun. Show it at its own
+    width: Streamlit shrinks and encodes again, on every rerun, a picture shown narrower."""
+    sheet = rendering.contact_sheet([sample_image(name, size) for name in names],
+                                    size=THUMBNAIL, per_row=THUMBNAILS_PER_ROW, gap=THUMBNAIL // 7)
+    return rendering.png_bytes(sheet)
 
 
 def digest(data: bytes | torch.Tensor | None) -> str:
