@@ -6,21 +6,10 @@ import csv
 import io
 import json
 
-import torch
-
 import fragility as fg
+from fragility._json import jsonable
 
 from .choices import Choices
-
-
-def _plain(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def history_csv(history: list[dict], baseline: list[dict]) -> str:
@@ -45,14 +34,14 @@ def result_json(result, baseline, choices: Choices) -> str:
     document = {
         "model": choices.model_key,
         "image": choices.sample.name if choices.sample is not None else "uploaded image",
-        "config": _plain(result.config),
-        "found": _plain(result.found),
-        "metrics": _plain(result.metrics),
-        "noise_floor": _plain(result.noise_floor),
-        "random_sign_config": _plain(baseline.config) if baseline is not None else None,
-        "random_sign_metrics": _plain(baseline.metrics) if baseline is not None else None,
-        "labels": _plain(result.labels),
-        "perturbed_labels": _plain(result.perturbed_labels),
+        "config": jsonable(result.config),
+        "found": jsonable(result.found),
+        "metrics": jsonable(result.metrics),
+        "noise_floor": jsonable(result.noise_floor),
+        "random_sign_config": jsonable(baseline.config) if baseline is not None else None,
+        "random_sign_metrics": jsonable(baseline.metrics) if baseline is not None else None,
+        "labels": jsonable(result.labels),
+        "perturbed_labels": jsonable(result.perturbed_labels),
         "steps_run": result.steps_run,
         "stopped_early": result.stopped_early,
         "surrogate": result.surrogate,
