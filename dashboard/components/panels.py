@@ -4,5 +4,5 @@ They come from `fragility.rendering`, which the command line uses too, so that t
 dashboard and the CLI draw maps with one colour scale.
 """
 
-from fragility.rendering import (COLORSCALE, TILE, colorbar, heatmap, overlay, panel,  # noqa: F401
-                                 perturbation, png_bytes, to_pil)
+from fragility.rendering import (COLORSCALE, TILE, colorbar, contact_sheet, heatmap,  # noqa: F401
+                                 overlay, panel, perturbation, png_bytes, to_pil)

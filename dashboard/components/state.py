@@ -21,10 +21,9 @@ import streamlit as st
 import torch
 
 import fragility as fg
-from fragility import rendering
 from fragility.models.trial import trial_run
 
-from . import workers
+from . import panels, workers
 from .failures import Unexpected
 
 MAX_JOBS = 12   # finished results kept per browser session
@@ -125,9 +124,9 @@ def gallery_png(names: tuple[str, ...], size: int) -> bytes:
     """The gallery's thumbnails as one PNG, drawn once per server: a page loads one picture,
     not one per thumbnail, and the server encodes none on a rerun. Show it at its own
     width: Streamlit shrinks and encodes again, on every rerun, a picture shown narrower."""
-    sheet = rendering.contact_sheet([sample_image(name, size) for name in names],
-                                    size=THUMBNAIL, per_row=THUMBNAILS_PER_ROW, gap=THUMBNAIL // 7)
-    return rendering.png_bytes(sheet)
+    sheet = panels.contact_sheet([sample_image(name, size) for name in names],
+                                 size=THUMBNAIL, per_row=THUMBNAILS_PER_ROW, gap=THUMBNAIL // 7)
+    return panels.png_bytes(sheet)
 
 
 def digest(data: bytes | torch.Tensor | None) -> str:
