@@ -24,6 +24,9 @@ def check_images(images: torch.Tensor, *, name: str = "images") -> torch.Tensor:
         raise InputError(f"{name} must have shape (N,3,H,W) or (3,H,W), got {tuple(images.shape)}")
     if images.shape[0] == 0 or images.shape[2] < 2 or images.shape[3] < 2:
         raise InputError(f"{name} is empty: shape {tuple(images.shape)}")
+    if images.is_meta:
+        raise InputError(f"{name} are on the meta device (a shape without values); give real "
+                         "pixel values, e.g. fragility.load_image(path)")
     if not images.is_floating_point():
         raise InputError(f"{name} must be floating point with values in [0,1], got dtype {images.dtype}")
     detached = images.detach()

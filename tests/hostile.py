@@ -174,6 +174,39 @@ def zip_bomb_state() -> bytes:
     return buffer.getvalue()
 
 
+def deflated(data: bytes) -> bytes:
+    """The same archive with every entry compressed (torch.save stores them as they are)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info.filename))
+    return buffer.getvalue()
+
+
+def deflate_bomb_state() -> bytes:
+    """Bundled weights plus a referenced tensor of 50M zeros (200 MB), deflated to 1.5 MB."""
+    return deflated(torch_saved({**bundled_state(), "bomb": torch.zeros(50_000_000)}))
+
+
+def many_tensors_state(count: int = 5000) -> bytes:
+    """Bundled weights plus `count` one-element tensors: thousands of zip entries to read."""
+    extra = {f"extra.{index}": torch.zeros(1) for index in range(count)}
+    return torch_saved({**bundled_state(), **extra})
+
+
+def non_finite_state(value: float) -> dict[str, torch.Tensor]:
+    state = bundled_state()
+    state["0.weight"] = state["0.weight"].clone()
+    state["0.weight"][0, 0, 0, 0] = value
+    return state
+
+
+def safetensors_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save
+    return save({key: value.contiguous() for key, value in state.items()})
+
+
 def safetensors_header(header: bytes, tail: bytes = b"") -> bytes:
     return struct.pack("<Q", len(header)) + header + tail
 
@@ -344,8 +377,25 @@ def _items(context: Context) -> dict[str, Callable[[], Item]]:
                 b'{"w":{"dtype":"F32","shape":[100000,100000],"data_offsets":[0,40000000000]}}',
                 bytes(64)), "state-dict", r"lying\.safetensors is not a readable safetensors",
             "a safetensors file declaring a 40 GB tensor it does not hold"),
-        "zip-bomb.pt": lambda: Item("zip-bomb.pt", zip_bomb_state(), "state-dict", None,
+        "zip-bomb.pt": lambda: Item("zip-bomb.pt", zip_bomb_state(), "state-dict",
+                                    r"zip-bomb\.pt would inflate from 1\.\d MB to 2\d\d\.\d MB",
                                     "real weights with 200 MB of zeros compressed alongside"),
+        "deflate-bomb.pt": lambda: Item("deflate-bomb.pt", deflate_bomb_state(), "state-dict",
+                                        r"deflate-bomb\.pt would inflate from 1\.\d MB to "
+                                        r"20\d\.\d MB", "a state dict with a 200 MB tensor of "
+                                        "zeros, its entries deflated to 1.5 MB"),
+        "many-tensors.pt": lambda: Item("many-tensors.pt", many_tensors_state(), "state-dict",
+                                        r"many-tensors\.pt holds 5,\d+ entries; the "
+                                        r"architecture's weights \(\d+ tensors\) take at most",
+                                        "thousands of tiny tensors beside the real weights"),
+        "nan-weights.pt": lambda: Item("nan-weights.pt", torch_saved(non_finite_state(float("nan"))),
+                                       "state-dict", r"the weights in nan-weights\.pt hold NaN or "
+                                       r"infinite values \(in 0\.weight\)",
+                                       "weights of the right shapes with a NaN"),
+        "inf-weights.safetensors": lambda: Item(
+            "inf-weights.safetensors", safetensors_bytes(non_finite_state(float("inf"))),
+            "state-dict", r"the weights in inf-weights\.safetensors hold NaN or infinite values",
+            "safetensors weights with an infinity"),
         "torchscript-as-weights.pt": lambda: Item(
             "torchscript-as-weights.pt", torchscript(StealInForward(secret)), "state-dict",
             r"torchscript-as-weights\.pt is a TorchScript file \(a model with its code\), not "

@@ -49,9 +49,15 @@ def add_parsers(commands) -> None:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from ..attacks.parameters import EPSILON, STEP_SIZE
+    from ..cli_flags import output_folder
     from .report import summary
     from .sweep import sweep
 
+    for eps in args.epsilons:      # checked in the units typed: the 0-255 scale
+        EPSILON.check(eps, "--epsilons", EPSILON.scale)
+    STEP_SIZE.check(args.step_size, "--step-size", STEP_SIZE.scale)
+    output_folder(args.out)
     defences = [None if name == "none" else name for name in args.defences]
     try:
         rows = sweep(args.model, args.images, methods=args.methods, attacks=args.attacks,

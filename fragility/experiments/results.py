@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,20 +38,75 @@ FIXED = ("model", "weights", "settings")
 KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed"]
 
 
+class DamagedPart(ConfigError):
+    """A part file of a results directory that cannot be read as a sweep's rows."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(f"{path} {why}; move it out of {path.parent} (a sweep run on this "
+                         "folder sets it aside by itself and computes its rows again)")
+        self.path = path
+
+
 def read_results(out: str | Path) -> pd.DataFrame:
-    """Every row in the results directory `out` (empty, with the columns, when there are none)."""
-    folder = Path(out) / RESULTS
-    parts = sorted(folder.glob(PART.format("*"))) if folder.is_dir() else []
-    if not parts:
-        return SCHEMA.empty_table().to_pandas()
-    return pq.ParquetDataset(parts, schema=SCHEMA).read().to_pandas()
+    """Every row in the results directory `out` (empty, with the columns, when there are none).
+
+    A part that is not a readable Parquet file of a sweep's rows raises `DamagedPart`,
+    naming the file.
+    """
+    return _read_parts(_parts(Path(out) / RESULTS)).to_pandas()
 
 
 def read_config(out: str | Path) -> dict:
     path = Path(out) / CONFIG
     if not path.is_file():
         raise ConfigError(f"{out} is not a sweep's results directory (it has no {CONFIG})")
-    return json.loads(path.read_text())
+    return _config(path)
+
+
+def _config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid JSON ({error}); restore it, or delete it to "
+                          "start the folder's configuration afresh (the rows in "
+                          f"{path.parent / RESULTS} are kept)") from None
+    if not isinstance(config, dict) or not isinstance(config.get("grid"), dict):
+        raise ConfigError(f"{path} is not a sweep's configuration (no grid); restore it, or "
+                          "delete it to start the folder's configuration afresh")
+    return config
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted(folder.glob(PART.format("*"))) if folder.is_dir() else []
+
+
+def _read_parts(parts: list[Path], columns: list[str] | None = None) -> pa.Table:
+    """The parts' rows as one table of SCHEMA (columns an older part lacks are null)."""
+    schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(name) for name in columns])
+    tables = [_read_part(part, schema) for part in parts]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _read_part(part: Path, schema: pa.Schema) -> pa.Table:
+    try:
+        names = pq.read_schema(part).names
+    except (pa.ArrowException, OSError) as error:
+        raise DamagedPart(part, f"is not a readable Parquet file ({_reason(error)})") from None
+    missing = [name for name in KEY_COLUMNS if name not in names]
+    if missing:
+        raise DamagedPart(part, f"is not a part of a sweep's results (it has no column "
+                                f"{', '.join(missing)})")
+    try:
+        table = pq.read_table(part, columns=[name for name in schema.names if name in names])
+        return pa.table({name: table[name].cast(schema.field(name).type) if name in names
+                         else pa.nulls(len(table), schema.field(name).type)
+                         for name in schema.names}, schema=schema)
+    except (pa.ArrowException, OSError) as error:
+        raise DamagedPart(part, f"is damaged ({_reason(error)})") from None
+
+
+def _reason(error: Exception) -> str:
+    return str(error).splitlines()[0][:160] or type(error).__name__
 
 
 class ResultStore:
@@ -77,12 +133,20 @@ class ResultStore:
             self._lock = None
 
     def done(self) -> set[tuple]:
-        """The keys of the rows already written (grid.row_key)."""
-        parts = sorted(self.parts.glob(PART.format("*")))
-        if not parts:
-            return set()
-        table = pq.ParquetDataset(parts, schema=SCHEMA).read(columns=KEY_COLUMNS)
-        return {row_key(row) for row in table.to_pylist()}
+        """The keys of the rows already written (grid.row_key).
+
+        A damaged or foreign part is set aside (renamed, not deleted) with a warning, so
+        that its rows are computed again.
+        """
+        while True:
+            try:
+                table = _read_parts(_parts(self.parts), columns=KEY_COLUMNS)
+                return {row_key(row) for row in table.to_pylist()}
+            except DamagedPart as damaged:
+                aside = damaged.path.with_name(f"damaged-{damaged.path.name}.bad")
+                os.replace(damaged.path, aside)
+                warnings.warn(f"{damaged.path} could not be read, so it was set aside as "
+                              f"{aside.name} and its rows are computed again", stacklevel=2)
 
     def write(self, shard_id: str, rows: list[dict]) -> None:
         """The rows of one finished shard, all or none (written aside, then renamed)."""
@@ -117,7 +181,7 @@ def _merged(out: Path, config: dict) -> dict:
     path = out / CONFIG
     if not path.is_file():
         return config
-    before = json.loads(path.read_text())
+    before = _config(path)
     for name, old, new in _differences(before, config):
         raise ConfigError(f"{out} holds results of a sweep with {name}={old!r}, not {new!r}: use "
                           f"another output folder, or {name}={old!r} to add to those results")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, ModelError
 
 
 class Explanation(NamedTuple):
@@ -49,6 +49,11 @@ def gradient(output: torch.Tensor, inputs: torch.Tensor | tuple[torch.Tensor, ..
              create_graph: bool = False):
     """d output / d inputs; keeps the graph when an attack differentiates the result."""
     single = isinstance(inputs, torch.Tensor)
+    if not output.requires_grad:
+        raise ModelError("the model's logits do not depend on the input image (no gradient "
+                         "flows back from them), so there is nothing to explain: a model whose "
+                         "output is constant, detached or computed under torch.no_grad() cannot "
+                         "be explained or attacked")
     grads = torch.autograd.grad(output, (inputs,) if single else inputs,
                                 create_graph=create_graph, allow_unused=True)
     grads = tuple(torch.zeros_like(i) if g is None else g

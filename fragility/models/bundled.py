@@ -95,7 +95,7 @@ def load_bundled(device: torch.device | str | None = None, weights: str | Path |
     # architecture trained by `fragility train-bundled`.
     dataset_mean = shipped.pop(DATASET_MEAN_KEY, None)
     if weights is not None:
-        state = read_state_dict(weights)
+        state = read_state_dict(weights, fits=net)
         state.pop(DATASET_MEAN_KEY, None)
         load_state_dict_into(net, state, source=str(weights))
     else:

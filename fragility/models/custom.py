@@ -15,6 +15,7 @@ messages name the file the user knows and nothing is written to disk.
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import pickletools
 import warnings
@@ -35,6 +36,11 @@ _REFUSED = ("{name} holds pickled Python objects (for example a whole model save
             "and nothing in it was run. Save `model.state_dict()` and load it with "
             "load_model('<architecture>', weights=path), or save a TorchScript file "
             "(torch.jit.script(model).save(path)) and load it with load_model(path)")
+# Beyond a network's own tensors, a torch.save archive holds data.pkl, version, byteorder,
+# .data/serialization_id and the like; a state dict may carry a few extra tensors too.
+_EXTRA_ENTRIES = 16
+_WIDEST_ELEMENT = 8            # bytes: float64 / int64
+_PICKLE_BYTES_PER_TENSOR = 1024
 _NOT_A_MODEL = ("{name} is not a model file PyTorch can read: not a state dict saved by "
                 "torch.save, not safetensors and not TorchScript")
 
@@ -83,17 +89,75 @@ def _is_safetensors(source: Path | ModelFile) -> bool:
     return len(head) == 9 and head[8:9] == b"{"
 
 
-def _zip_names(source: Path | ModelFile) -> list[str] | None:
-    """The entries of a zip archive (torch.save and TorchScript both write one), else None."""
+def _zip_entries(source: Path | ModelFile) -> list[zipfile.ZipInfo] | None:
+    """The directory of a zip archive (torch.save and TorchScript both write one), else None.
+
+    Reading the directory inflates nothing: it lists each entry's stored and inflated size.
+    """
     with _open(source) as handle:
         if not zipfile.is_zipfile(handle):
             return None
         handle.seek(0)
         try:
             with zipfile.ZipFile(handle) as archive:
-                return archive.namelist()
+                return archive.infolist()
         except (zipfile.BadZipFile, OSError, ValueError):
             return None
+
+
+def _size(source: Path | ModelFile) -> int:
+    return len(source.data) if isinstance(source, ModelFile) else source.stat().st_size
+
+
+def _check_archive(source: Path | ModelFile, entries: list[zipfile.ZipInfo],
+                   fits: nn.Module | None) -> None:
+    """Refuse, before torch.load inflates anything, an archive that would grow far past its
+    size (a compression bomb) or past what the architecture `fits` can hold."""
+    name, size = str(source), _size(source)
+    inflated = sum(entry.file_size for entry in entries)
+    # torch.save stores its entries uncompressed: a state dict inflates to about its size.
+    if inflated > 2 * size + (1 << 20):
+        raise ModelError(f"{name} would inflate from {_mb(size)} to {_mb(inflated)} when read "
+                         "(a compressed archive; torch.save writes its entries uncompressed), "
+                         "so it is refused before anything in it is unpacked")
+    if fits is None:
+        return
+    expected = fits.state_dict()
+    most_entries = len(expected) + _EXTRA_ENTRIES
+    if len(entries) > most_entries:
+        raise ModelError(f"{name} holds {len(entries):,} entries; the architecture's weights "
+                         f"({len(expected)} tensors) take at most {most_entries}, so it is "
+                         "refused before it is read")
+    most_bytes = (sum(tensor.numel() for tensor in expected.values()) * _WIDEST_ELEMENT
+                  + len(expected) * _PICKLE_BYTES_PER_TENSOR + (1 << 20))
+    if inflated > most_bytes:
+        raise ModelError(f"{name} holds {_mb(inflated)} of data; the architecture's weights "
+                         f"need at most {_mb(most_bytes)}, so it is refused before it is read")
+
+
+def _check_safetensors_header(source: Path | ModelFile, fits: nn.Module | None) -> None:
+    """Refuse a safetensors file that lists far more tensors than the architecture has."""
+    if fits is None:
+        return
+    head = _head(source, 8)
+    length = int.from_bytes(head, "little")
+    if length > _size(source) - 8:
+        return          # safetensors itself refuses the lying header, with its own message
+    with _open(source) as handle:
+        handle.seek(8)
+        try:
+            header = json.loads(handle.read(length))
+        except (ValueError, UnicodeDecodeError):
+            return
+    tensors = len(header) - ("__metadata__" in header) if isinstance(header, dict) else 0
+    expected = len(fits.state_dict())
+    if tensors > expected + _EXTRA_ENTRIES:
+        raise ModelError(f"{source} lists {tensors:,} tensors; the architecture's weights are "
+                         f"{expected}, so it is refused before it is read")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
 
 
 def _is_torchscript(names: list[str] | None) -> bool:
@@ -124,18 +188,27 @@ def _parses_as_pickle(data: bytes) -> bool:
     return False
 
 
-def read_state_dict(source: Source) -> dict[str, torch.Tensor]:
-    """Tensors from a state-dict file (torch.save'd dict or safetensors), running no code."""
+def read_state_dict(source: Source, fits: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Tensors from a state-dict file (torch.save'd dict or safetensors), running no code.
+
+    Before anything is unpacked, a zip archive that would inflate far past its own size is
+    refused, and so is one with more entries or data than the network `fits` (when given)
+    can hold: a small upload can ask for no more memory than real weights need.
+    """
     source = _existing(source)
     name = str(source)
     if _is_safetensors(source):
+        _check_safetensors_header(source, fits)
         state = _read_safetensors(source, name)
     else:
-        names = _zip_names(source)
+        entries = _zip_entries(source)
+        names = None if entries is None else [entry.filename for entry in entries]
         if _is_torchscript(names):
             raise ModelError(f"{name} is a TorchScript file (a model with its code), not a "
                              "state dict; load it with load_model(path), or save "
                              "`model.state_dict()` for load_model('<architecture>', weights=path)")
+        if entries is not None:
+            _check_archive(source, entries, fits)
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -182,6 +255,12 @@ def load_state_dict_into(net: nn.Module, state: Mapping[str, torch.Tensor], sour
              for key, value in expected.items() if key in state and state[key].shape != value.shape]
     if wrong:
         raise ModelError(f"the weights in {source} have wrong shapes: {_listing(wrong)}")
+    broken = [key for key, value in state.items()
+              if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if broken:
+        raise ModelError(f"the weights in {source} hold NaN or infinite values (in "
+                         f"{_listing(sorted(broken))}); every map and metric would be NaN, so "
+                         "they are refused")
     net.load_state_dict(state, strict=True)
 
 
@@ -197,10 +276,11 @@ def load_torchscript(source: Source, device: torch.device) -> Model:
     """A TorchScript classifier of [0,1] images. It runs the code stored in the file."""
     source = _existing(source)
     name = str(source)
-    names = _zip_names(source)
-    if not _is_torchscript(names):
+    entries = _zip_entries(source)
+    if not _is_torchscript(None if entries is None else [entry.filename for entry in entries]):
         read_state_dict(source)   # raises the precise reason (pickled module, garbage ...)
         raise _state_dict_hint(name)
+    _check_archive(source, entries, fits=None)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.load.* is deprecated")

@@ -102,6 +102,10 @@ class Model(nn.Module):
             raise ModelError(f"{self.name} returned {output.dtype} values; {expected} "
                              "(floating point)")
         classes = output.shape[1]
+        if not bool(torch.isfinite(output.detach()).all()):
+            raise ModelError(f"{self.name} returned NaN or infinite logits for a batch of shape "
+                             f"{batch}; check its weights (fragility refuses non-finite weights "
+                             "when it loads them) and its forward pass")
         if classes < 2:
             raise ModelError(f"{self.name} returned one score per image (shape "
                              f"{tuple(output.shape)}); expected one logit per class, at least 2")
@@ -199,7 +203,11 @@ def _describe(value: object) -> str:
 
 
 def _check_weights(net: nn.Module, name: str) -> None:
-    """Weights that hold values, in a precision maps and rank metrics can be computed in."""
+    """Weights that hold values, in a precision maps and rank metrics can be computed in.
+
+    Cheap (no value is read), so it runs at every call of the API as well as at loading:
+    a model made half precision or moved to the meta device after loading is caught too.
+    """
     tensors = list(net.parameters()) + list(net.buffers())
     if any(tensor.is_meta for tensor in tensors):
         raise ModelError(f"{name} has its weights on the meta device (shapes without values, "
@@ -221,8 +229,13 @@ def _float_dtype(model: nn.Module) -> torch.dtype:
 
 
 def as_model(model: nn.Module) -> Model:
-    """The API's entry point for models: any module becomes a `Model` (no copy)."""
+    """The API's entry point for models: any module becomes a `Model` (no copy).
+
+    A `Model` is checked again here, as the caller may have changed its precision or
+    device since it was loaded.
+    """
     if isinstance(model, Model):
+        _check_weights(model, model.name)
         return model
     if not isinstance(model, nn.Module):
         raise ModelError(f"model must be a torch.nn.Module or fragility Model, got {type(model).__name__}")

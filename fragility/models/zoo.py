@@ -49,7 +49,7 @@ def load_zoo(name: str, device: torch.device, weights_path: str | Path | None = 
     """A zoo model with its pretrained weights (downloaded once), or the weights in a file."""
     net, weights = architecture(name)
     if weights_path is not None:
-        load_state_dict_into(net, read_state_dict(weights_path), source=str(weights_path))
+        load_state_dict_into(net, read_state_dict(weights_path, fits=net), source=str(weights_path))
     else:
         load_state_dict_into(net, _pretrained_state(name, weights), source=str(cache_file(name)))
     return wrap_zoo(name, net, weights).to(device).eval()
