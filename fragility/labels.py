@@ -73,9 +73,12 @@ def _from_json(text: str, name: str) -> list[str]:
         parsed = json.loads(text)
     except RecursionError:
         raise InputError(f"labels file {name} nests JSON too deeply; {expected}") from None
-    except ValueError as error:   # JSONDecodeError: the position helps find the typo
+    except json.JSONDecodeError as error:   # the position helps find the typo
         raise InputError(f"labels file {name} is not valid JSON ({error.msg} at line "
                          f"{error.lineno}, column {error.colno}); {expected}") from None
+    except ValueError:    # e.g. a number of more digits than Python converts
+        raise InputError(f"labels file {name} holds a number too long to read; "
+                         f"{expected}") from None
     if isinstance(parsed, dict):
         indices = {}
         for key in parsed:

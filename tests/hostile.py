@@ -341,6 +341,9 @@ def _items(context: Context) -> dict[str, Callable[[], Item]]:
         "big-labels.txt": lambda: Item("big-labels.txt", b"label\n" * 200_000, "labels",
                                        r"big-labels\.txt is 1,200,000 bytes; the limit is "
                                        r"1,000,000 bytes", "a labels file over the limit"),
+        "long-number.json": lambda: Item("long-number.json", b"[" + b"7" * 5000 + b"]", "labels",
+                                         r"labels file long-number\.json holds a number too "
+                                         "long to read", "a JSON number of 5,000 digits"),
         "binary.txt": lambda: Item("binary.txt", b"\xff\xfe\x00" + rng.bytes(300), "labels",
                                    r"binary\.txt is not UTF-8 text", "binary data"),
         "keys.json": lambda: Item("keys.json", b'{"cat": "dog"}', "labels",

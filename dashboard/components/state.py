@@ -9,6 +9,7 @@ callback turns into `False` between steps; a step that runs on for longer than
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import json
@@ -56,9 +57,33 @@ def named_model(name: str) -> fg.Model:
     return fg.load_model(name)
 
 
-@st.cache_resource(show_spinner="Loading your model…", max_entries=4)
+_REFUSED: collections.OrderedDict[tuple, str] = collections.OrderedDict()   # key -> message
+_REFUSED_LOCK = threading.Lock()
+REFUSED_KEPT = 64     # refusals remembered server-wide, the oldest forgotten first
+
+
 def uploaded_model(digest: str, file_name: str, architecture: str | None,
-                   input_size: int | None, _data: bytes) -> fg.Model:
+                   input_size: int | None, data: bytes) -> fg.Model:
+    """The model in an upload, loaded once per server; a refused file is remembered by its
+    hash, so that no rerun (and no other visitor) makes the server read it again."""
+    key = (digest, file_name, architecture, input_size)
+    with _REFUSED_LOCK:
+        refused = _REFUSED.get(key)
+    if refused is not None:
+        raise fg.ModelError(refused)
+    try:
+        return _uploaded_model(digest, file_name, architecture, input_size, data)
+    except fg.FragilityError as error:
+        with _REFUSED_LOCK:
+            _REFUSED[key] = str(error)
+            while len(_REFUSED) > REFUSED_KEPT:
+                _REFUSED.popitem(last=False)
+        raise
+
+
+@st.cache_resource(show_spinner="Loading your model…", max_entries=4)
+def _uploaded_model(digest: str, file_name: str, architecture: str | None,
+                    input_size: int | None, _data: bytes) -> fg.Model:
     """A TorchScript file (architecture None) or a state dict for `architecture`.
 
     TorchScript runs code from the file: it is first tried in a child process under a

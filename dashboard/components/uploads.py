@@ -11,7 +11,8 @@ Settings, read from the environment when the dashboard starts a page:
 
 Every limit is checked here, on the server, with a message that names the file and the
 limit. Streamlit's own `server.maxUploadSize` stays the ceiling above which the browser
-refuses a file before sending it.
+refuses a file before sending it, so no limit stated here is above it: the one limit a
+visitor reads is the one that holds.
 """
 
 from __future__ import annotations
@@ -46,9 +47,16 @@ def model_limit_mb() -> int:
 
 
 def limit_bytes(kind: str) -> int:
-    """The largest file of `kind` ("image", "labels" or "model") in bytes."""
-    return {"image": IMAGE_MB * 1_000_000, "labels": LABELS_BYTES,
-            "model": model_limit_mb() * 1_000_000}[kind]
+    """The largest file of `kind` ("image", "labels" or "model") in bytes: its own limit,
+    or the server's upload ceiling where that is lower."""
+    own = {"image": IMAGE_MB * 1_000_000, "labels": LABELS_BYTES,
+           "model": model_limit_mb() * 1_000_000}[kind]
+    return min(own, server_ceiling_mb() * 1_000_000)
+
+
+def server_ceiling_mb() -> int:
+    """server.maxUploadSize: above it the browser refuses a file before it is sent."""
+    return int(st.get_option("server.maxUploadSize"))
 
 
 def limit_text(kind: str) -> str:
@@ -77,10 +85,17 @@ def torchscript_allowed() -> bool:
 
 
 def torchscript_off_message() -> str:
-    return ("**TorchScript uploads are off on this server.** A TorchScript file runs the code "
-            "it contains, and that code could read the server's files, so a dashboard served "
-            "to a network accepts only weights. The person who started the dashboard can turn "
-            f"TorchScript on with `{TORCHSCRIPT_SETTING}=1` (for visitors they trust). "
+    """Why TorchScript is off here: the operator's setting, or a server open to a network."""
+    turned_off = os.environ.get(TORCHSCRIPT_SETTING, "").strip().lower() in _FALSE
+    why = (f"The person who started the dashboard turned them off (`{TORCHSCRIPT_SETTING}="
+           f"{os.environ.get(TORCHSCRIPT_SETTING, '').strip()}`): a TorchScript file runs the "
+           "code it contains, and that code could read the server's files. "
+           if turned_off else
+           "A TorchScript file runs the code it contains, and that code could read the "
+           "server's files, so a dashboard served to a network accepts only weights. The "
+           "person who started the dashboard can turn TorchScript on with "
+           f"`{TORCHSCRIPT_SETTING}=1` (for visitors they trust). ")
+    return ("**TorchScript uploads are off on this server.** " + why +
             "State dicts and safetensors files for the listed architectures run no code and "
             "work here: choose **State dict**.")
 

@@ -43,8 +43,8 @@ def render(choices: Choices) -> None:
     elif job.error:
         state.show_error(job)
     elif job.result is None or job.result[0] is None:
-        st.warning("Stopped during the random-sign baseline, before the attack started. "
-                   "Press Run attack again.")
+        st.warning(f"Stopped during the random-sign baseline{state.stop_note(job)}, before the "
+                   "attack started. Press Run attack again.")
     else:
         _finished(job, choices, opacity)
 

@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
-from app_driver import latest_job, run_until_done, wait_for_step
+from app_driver import APP, latest_job, run_until_done, wait_for_step
 from dashboard.components import export, state
 
 
@@ -217,3 +217,16 @@ def test_details_summarise_the_mask_that_the_json_export_holds_in_full(app):
     choices = SimpleNamespace(model_key="bundled", sample=None)
     exported = json.loads(export.result_json(*job.result, choices))
     assert exported["config"]["mask"] == mask and torch.tensor(mask).shape == (1, 64, 64)
+
+
+def test_a_budget_that_ends_during_the_baseline_says_so(monkeypatch):
+    monkeypatch.setenv("FRAGILITY_JOB_SECONDS", "1")
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    set_steps(at, 20_000)
+    at.run()
+    at.button(key="run_attack").click().run()
+    job = latest_job(at)
+    run_until_done(at)
+    assert job.result[0] is None             # the attack itself never started
+    assert [w.value for w in at.warning if w.value.startswith("Stopped during the random-sign "
+            "baseline because it ran out of its time budget of 1 s, before the attack started")]

@@ -48,10 +48,31 @@ def test_torchscript_is_off_with_the_reason_when_the_operator_says_so(monkeypatc
     assert not at.exception
     assert any(message.startswith("**TorchScript uploads are off on this server.**")
                for message in messages(at))
-    assert "FRAGILITY_ALLOW_TORCHSCRIPT=1" in " ".join(messages(at))
+    shown = " ".join(messages(at))
+    assert "turned them off (`FRAGILITY_ALLOW_TORCHSCRIPT=0`)" in shown
+    assert "served to a network" not in shown      # the operator's choice, not the address
     assert [uploader.key for uploader in at.get("file_uploader")] == []
     at.radio(key="own_kind").set_value("State dict").run()       # weights stay open
     assert "own_model_file" in [uploader.key for uploader in at.get("file_uploader")]
+
+
+def test_off_on_a_network_the_message_says_how_to_turn_it_on(monkeypatch):
+    monkeypatch.delenv("FRAGILITY_ALLOW_TORCHSCRIPT", raising=False)
+    message = uploads.torchscript_off_message()
+    assert "served to a network" in message and "FRAGILITY_ALLOW_TORCHSCRIPT=1" in message
+
+
+def test_no_stated_limit_is_above_the_servers_upload_ceiling(monkeypatch):
+    class Upload:
+        name, size = "big.pt", 150_000_000
+
+    monkeypatch.setenv("FRAGILITY_MAX_MODEL_MB", "200")
+    monkeypatch.setattr(uploads, "server_ceiling_mb", lambda: 101)
+    assert uploads.limit_text("model") == "101 MB" and uploads.limit_text("image") == "20 MB"
+    with pytest.raises(fg.InputError, match="big.pt is 150.0 MB; the limit for a model file is 101 MB"):
+        uploads.read(Upload(), "model")
+    monkeypatch.setenv("FRAGILITY_MAX_MODEL_MB", "50")
+    assert uploads.limit_text("model") == "50 MB"
 
 
 @pytest.mark.parametrize("address,allowed", [(None, False), ("0.0.0.0", False), ("::", False),
@@ -191,3 +212,22 @@ def test_an_unexpected_error_in_a_job_is_a_short_message_with_details(app, monke
     details = [e for e in app.expander if e.label == "Details"][0]
     assert job.unexpected.reference in details.markdown[0].value
     assert "internal detail" not in page_text(app)
+
+
+def test_a_refused_weights_file_is_remembered_and_not_read_again(context, monkeypatch):
+    from fragility.models import custom
+
+    reads = []
+    real = custom.read_state_dict
+    monkeypatch.setattr(custom, "read_state_dict", lambda *a, **k: reads.append(1) or real(*a, **k))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    own_model(at, "State dict")
+    at.selectbox(key="own_architecture").set_value("bundled").run()
+    item = hostile.item("deflate-bomb.pt", context)
+    at.file_uploader(key="own_model_file").set_value((item.name, item.data, "x/y")).run()
+    first = messages(at)
+    at.run()                                     # reruns of the page
+    at.run()
+    assert not at.exception
+    assert len(first) == 1 and re.search(item.expect, first[0].replace("\\", "")), first
+    assert messages(at) == first and len(reads) == 1
