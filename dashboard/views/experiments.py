@@ -18,7 +18,7 @@ import streamlit as st
 import fragility as fg
 from fragility.experiments import report
 
-from ..components import live, state
+from ..components import live, results_quota, state
 from ..components.choices import Choices
 
 ROOT_VARIABLE = "FRAGILITY_RESULTS"
@@ -83,7 +83,9 @@ def _new_sweep(choices: Choices) -> None:
                          width="stretch"):
         state.start_job(key, _work(choices.model, settings, out), total=0)
     note_column.caption(f"Results go to `{out.name}` under the results folder; the same settings "
-                        "again resume them.")
+                        "again resume them. The folder keeps at most "
+                        f"{results_quota.quota_mb():,} MB: when a sweep ends, the oldest results "
+                        "are removed first.")
     job = state.jobs().get(key)
     if job is None:
         return
@@ -102,6 +104,7 @@ def _work(model: fg.Model, settings: dict, out: Path):
 
     def work(job: state.Job):
         job.phase = "preparing"
+        results_quota.link_script(out.parent, out)
 
         def progress(update) -> bool:
             job.phase = "attacking"
@@ -109,7 +112,9 @@ def _work(model: fg.Model, settings: dict, out: Path):
             if update.rows is not None:
                 job.partial.append(update.rows)
             return not job.stop.is_set()
-        return fg.sweep(model, settings["images"], out=out, callback=progress, **arguments)
+        rows = fg.sweep(model, settings["images"], out=out, callback=progress, **arguments)
+        rows.attrs["removed"] = results_quota.prune(out.parent, keep=out)
+        return rows
     return work
 
 
@@ -135,6 +140,10 @@ def _finished(job: state.Job, out: Path) -> None:
         st.success(f"Finished {len(rows)} rows in {job.elapsed():.1f} s.")
     for item in rows.attrs.get("skipped", []):
         st.warning(f"Skipped {item['image_id']}: {item['reason']}")
+    removed = rows.attrs.get("removed", [])
+    if removed:
+        st.info(f"The results folder was over its {results_quota.quota_mb():,} MB, so the oldest "
+                f"results were removed: {', '.join(f'`{name}`' for name in removed)}.")
     if len(rows):
         _results(rows, out, "new")
 
@@ -147,8 +156,11 @@ def _earlier() -> None:
     if not folders:
         st.caption(f"No results yet under the results folder (`{ROOT_VARIABLE}`).")
         return
-    name = st.selectbox("Results", [folder.name for folder in folders], key="sweep_open",
-                        format_func=lambda name: _describe(root / name))
+    names = [folder.name for folder in folders]
+    if st.session_state.get("sweep_open") not in names:    # removed by the quota, say
+        st.session_state.pop("sweep_open", None)
+    described = {name: _describe(root / name) for name in names}
+    name = st.selectbox("Results", names, key="sweep_open", format_func=described.get)
     folder = _inside(root, name)
     if folder is None:
         st.error(f"{name} is not a results folder under the results root.")

@@ -74,7 +74,7 @@ def test_a_sweep_runs_writes_its_folder_and_shows_curves_table_and_downloads(app
     columns = [c for c in rows.columns if c != "seconds"]
     pd.testing.assert_frame_equal(rows[columns].sort_values(KEY).reset_index(drop=True),
                                   expected[columns].sort_values(KEY).reset_index(drop=True))
-    folders = [path for path in root.iterdir()]
+    folders = [path for path in root.iterdir() if path.is_dir()]
     assert len(folders) == 1 and folders[0].name.startswith("bundled-")
     assert len(pd.read_parquet(folders[0] / "results.parquet")) == 8
     assert curve_names(app) == [{"top-k attack", "random sign (top-k)"}] * 2   # new, and listed as earlier
@@ -94,7 +94,7 @@ def test_stop_ends_the_sweep_and_keeps_the_finished_rows(app, root):
     assert job.stopped and not app.error, [e.value for e in app.error]
     assert app.warning[0].value.startswith("Stopped")
     assert not job.result.attrs["complete"]
-    folder, = root.iterdir()
+    folder, = [path for path in root.iterdir() if path.is_dir()]
     assert len(pd.read_parquet(folder / "results.parquet")) == len(job.result) < 4 * 2 * 2
 
 
