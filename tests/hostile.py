@@ -189,10 +189,9 @@ def deflate_bomb_state() -> bytes:
     return deflated(torch_saved({**bundled_state(), "bomb": torch.zeros(50_000_000)}))
 
 
-def many_tensors_state(count: int = 5000) -> bytes:
-    """Bundled weights plus `count` one-element tensors: thousands of zip entries to read."""
-    extra = {f"extra.{index}": torch.zeros(1) for index in range(count)}
-    return torch_saved({**bundled_state(), **extra})
+def many_tensors(count: int = 500) -> dict[str, torch.Tensor]:
+    """Bundled weights plus `count` one-element tensors: hundreds of entries to read."""
+    return {**bundled_state(), **{f"extra.{index}": torch.zeros(1) for index in range(count)}}
 
 
 def non_finite_state(value: float) -> dict[str, torch.Tensor]:
@@ -387,10 +386,14 @@ def _items(context: Context) -> dict[str, Callable[[], Item]]:
                                         r"deflate-bomb\.pt would inflate from 1\.\d MB to "
                                         r"20\d\.\d MB", "a state dict with a 200 MB tensor of "
                                         "zeros, its entries deflated to 1.5 MB"),
-        "many-tensors.pt": lambda: Item("many-tensors.pt", many_tensors_state(), "state-dict",
-                                        r"many-tensors\.pt holds 5,\d+ entries; the "
+        "many-tensors.pt": lambda: Item("many-tensors.pt", torch_saved(many_tensors()), "state-dict",
+                                        r"many-tensors\.pt holds 5\d\d entries; the "
                                         r"architecture's weights \(\d+ tensors\) take at most",
-                                        "thousands of tiny tensors beside the real weights"),
+                                        "hundreds of tiny tensors beside the real weights"),
+        "many-tensors.safetensors": lambda: Item(
+            "many-tensors.safetensors", safetensors_bytes(many_tensors()), "state-dict",
+            r"many-tensors\.safetensors lists 5\d\d tensors; the architecture's weights are \d+",
+            "hundreds of tiny tensors beside the real weights, as safetensors"),
         "nan-weights.pt": lambda: Item("nan-weights.pt", torch_saved(non_finite_state(float("nan"))),
                                        "state-dict", r"the weights in nan-weights\.pt hold NaN or "
                                        r"infinite values \(in 0\.weight\)",

@@ -82,3 +82,22 @@ def test_a_torchscript_model_cannot_show_a_server_file_through_the_api(context):
         fg.load_model(fg.ModelFile("load.pt", hostile.item("steal-while-loading.pt",
                                                            context).data), device="cpu")
     assert secret not in str(raised.value) and raised.value.__cause__ is None
+
+
+WEIGHTS_NAMES = [name for name in ENGINE_NAMES if hostile.item(
+    name, hostile.Context(hostile.Path("/nonexistent"), hostile.Path("/nonexistent"), 2)).slot
+    == "state-dict"]
+
+
+@pytest.mark.parametrize("name", WEIGHTS_NAMES)
+def test_the_cli_refuses_each_hostile_weights_file_in_one_line(name, context, tmp_path, capsys):
+    item = hostile.item(name, context)
+    weights = tmp_path / item.name
+    weights.write_bytes(item.data)
+    code = cli.main(["sweep", "--model", "bundled", "--weights", str(weights), "--images",
+                     "synthetic:1", "--steps", "1", "--device", "cpu", "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith("fragility: error: "), error
+    named = error.replace(f"{tmp_path}/", "")     # the CLI names the file by its path
+    assert re.search(item.expect, named) and len(error.strip().splitlines()) == 1, error
+    assert not context.marker.exists()

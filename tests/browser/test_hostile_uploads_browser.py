@@ -165,3 +165,25 @@ def test_each_uploader_states_its_own_limit_not_the_servers_ceiling(browser, hos
             f"{MODEL_LIMIT_MB} MB per file • PT, PTH, TS, SAFETENSORS, BIN"
     finally:
         page.context.close()
+
+
+def test_after_the_whole_corpus_the_server_still_runs_a_normal_attack(browser, hostile_server):
+    """Runs after the corpus above (one worker runs this module in order, on its server)."""
+    process, url = hostile_server
+    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("button", name="Run attack").wait_for(timeout=120_000)
+        steps = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps", exact=True)
+        steps.fill("5")
+        steps.press("Enter")
+        settled(page)
+        page.get_by_role("button", name="Run attack").click()
+        finished = page.get_by_text(re.compile(r"^Finished 5 steps"))
+        failure = page.get_by_test_id("stException").or_(page.get_by_test_id("stAlertContentError"))
+        finished.or_(failure).first.wait_for(timeout=300_000)
+        assert failure.count() == 0, failure.first.inner_text()
+        expect(page.get_by_test_id("stMetric").filter(has_text="Spearman ρ")).to_have_count(1)
+    finally:
+        page.context.close()
+    assert healthy(url) and process.poll() is None
