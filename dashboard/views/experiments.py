@@ -20,6 +20,7 @@ from fragility.experiments import report
 
 from ..components import live, results_quota, state
 from ..components.choices import Choices
+from ..components.failures import escape
 
 ROOT_VARIABLE = "FRAGILITY_RESULTS"
 DEFAULT_ROOT = Path.home() / "fragility-results"
@@ -165,7 +166,11 @@ def _earlier() -> None:
     if folder is None:
         st.error(f"{name} is not a results folder under the results root.")
         return
-    rows = fg.experiments.read_results(folder)
+    try:
+        rows = fg.experiments.read_results(folder)
+    except fg.FragilityError as error:    # a damaged or foreign part file
+        st.error(escape(str(error).replace(str(root), "the results folder")))
+        return
     if not len(rows):
         st.info("This sweep has no finished rows yet.")
         return

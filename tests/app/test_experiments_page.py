@@ -126,3 +126,16 @@ def test_a_defence_adds_its_rows_and_panels(app, root):
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     titles = [spec["layout"][axis]["title"]["text"] for axis in ("yaxis", "yaxis2")]   # top-k, each defence
     assert titles[0].endswith("(none)") and titles[1].endswith("(beta-smoothing)")
+
+
+def test_a_damaged_earlier_result_is_one_message_in_place(app, root):
+    model = state.named_model("bundled")
+    fg.sweep(model, "synthetic:2", attacks=["top-k"], epsilons=[4 / 255], steps=1,
+             out=root / "damaged-run", figures=False)
+    part = sorted((root / "damaged-run" / "results.parquet").glob("part-*.parquet"))[0]
+    part.write_bytes(b"")
+    open_page(app)
+    assert not app.exception
+    shown = [error.value.replace("\\", "") for error in app.error]
+    assert len(shown) == 1 and part.name in shown[0] and "is not a readable Parquet file" in shown[0]
+    assert str(root) not in shown[0]
