@@ -23,8 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..attacks import attacks, get_attack
+from ..attacks.parameters import BETA
 from ..errors import ConfigError
-from .grid import row_key
+from .grid import PARAMETER_AXES, row_key
 from .rows import COLUMNS, SCHEMA
 
 RESULTS = "results.parquet"
@@ -34,7 +36,7 @@ LOCK = ".lock"
 PART = "part-{}.parquet"
 # Settings that must match for rows to belong in the same table; the grid may grow.
 FIXED = ("model", "weights", "settings")
-KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed"]
+KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed", "k", "beta"]
 
 
 def read_results(out: str | Path) -> pd.DataFrame:
@@ -43,7 +45,43 @@ def read_results(out: str | Path) -> pd.DataFrame:
     parts = sorted(folder.glob(PART.format("*"))) if folder.is_dir() else []
     if not parts:
         return SCHEMA.empty_table().to_pandas()
-    return pq.ParquetDataset(parts, schema=SCHEMA).read().to_pandas()
+    return _with_beta(pq.ParquetDataset(parts, schema=SCHEMA).read().to_pandas(), Path(out))
+
+
+def _with_beta(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Rows written before beta was a column (it was one setting of the sweep) get the beta
+    their attack ran with; random sign keeps null (it has none)."""
+    path = out / CONFIG
+    old = _old_beta(_upgraded(json.loads(path.read_text()))) if path.is_file() else None
+    if old is None:
+        return frame
+    missing = frame["beta"].isna() & frame["attack"].map(lambda name: _declares(name, "beta"))
+    frame.loc[missing, "beta"] = old
+    return frame
+
+
+def _declares(attack: str, name: str) -> bool:
+    return attack in attacks() and get_attack(attack).parameter(name) is not None
+
+
+def _old_beta(config: dict) -> float | None:
+    return config.get("beta_of_rows_without_beta")
+
+
+def _upgraded(config: dict) -> dict:
+    """A config.json of a version whose k and beta were settings, with them as grid axes
+    (and the beta its rows ran with, which they do not record)."""
+    settings = dict(config.get("settings", {}))
+    if not any(name in settings for name in PARAMETER_AXES):
+        return config
+    grid = dict(config.get("grid", {}))
+    for name in PARAMETER_AXES:
+        value = settings.pop(name, None)
+        if value is not None and name not in grid:
+            grid[name] = [value]
+    beta = config["settings"].get("beta")
+    return {**config, "settings": settings, "grid": grid,
+            "beta_of_rows_without_beta": BETA.default if beta is None else beta}
 
 
 def read_config(out: str | Path) -> dict:
@@ -81,8 +119,8 @@ class ResultStore:
         parts = sorted(self.parts.glob(PART.format("*")))
         if not parts:
             return set()
-        table = pq.ParquetDataset(parts, schema=SCHEMA).read(columns=KEY_COLUMNS)
-        return {row_key(row) for row in table.to_pylist()}
+        table = pq.ParquetDataset(parts, schema=SCHEMA).read(columns=KEY_COLUMNS).to_pandas()
+        return {row_key(row) for row in _with_beta(table, self.out).to_dict("records")}
 
     def write(self, shard_id: str, rows: list[dict]) -> None:
         """The rows of one finished shard, all or none (written aside, then renamed)."""
@@ -117,7 +155,7 @@ def _merged(out: Path, config: dict) -> dict:
     path = out / CONFIG
     if not path.is_file():
         return config
-    before = json.loads(path.read_text())
+    before = _upgraded(json.loads(path.read_text()))
     for name, old, new in _differences(before, config):
         raise ConfigError(f"{out} holds results of a sweep with {name}={old!r}, not {new!r}: use "
                           f"another output folder, or {name}={old!r} to add to those results")
