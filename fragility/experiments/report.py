@@ -42,6 +42,7 @@ COLORS = {"top-k": "#F97316", "mass-center": "#10B981", "pgd": "#8B5CF6"}
 OTHER_COLORS = ("#0EA5E9", "#E11D48", "#A16207", "#64748B")
 FLOOR_COLOR = "#334155"
 CONFIDENCE = 0.95
+PANEL_HEIGHT, PANEL_GAP = 240, 70   # pixels per row of panels, and between two
 # One configuration, seeds aside: a point of a curve.
 POINT = ["defence", "method", "attack", "criterion", *PARAMETER_AXES, "epsilon_255"]
 GROUPS = POINT   # the name earlier versions exported
@@ -126,13 +127,14 @@ def curves(rows: pd.DataFrame, metrics: list[str] | tuple[str, ...] = tuple(METR
 
 
 def parameter_curves(rows: pd.DataFrame, parameter: str = "beta",
-                     metrics: list[str] | tuple[str, ...] = ("spearman", "top_k_intersection")) -> go.Figure:
+                     metrics: list[str] | tuple[str, ...] = ("spearman", "top_k_intersection"),
+                     differences: bool = True) -> go.Figure:
     """Each metric after the attack against an axis parameter (beta, k), one row of panels per
     metric and eps, with the random-sign baseline of the same eps (dashed: random sign has
-    no beta, so its line is flat in beta)."""
+    no beta, so its line is flat in beta) and, below, their paired difference."""
     if parameter not in PARAMETER_AXES:
         raise ConfigError(f"no axis parameter {parameter!r}; choose among {', '.join(PARAMETER_AXES)}")
-    return _figure(rows, parameter, metrics, differences=False)
+    return _figure(rows, parameter, metrics, differences)
 
 
 def _figure(rows: pd.DataFrame, x: str, metrics, differences: bool) -> go.Figure:
@@ -146,7 +148,7 @@ def _figure(rows: pd.DataFrame, x: str, metrics, differences: bool) -> go.Figure
     titles = [_method_title(method) if index == 0 else "" for index in range(len(panels)) for method in method_names]
     figure = make_subplots(rows=len(panels), cols=len(method_names), subplot_titles=titles,
                            shared_xaxes=True, horizontal_spacing=0.06,
-                           vertical_spacing=0.12 / max(len(panels), 1) + 0.04,
+                           vertical_spacing=PANEL_GAP / (PANEL_HEIGHT * len(panels)),
                            row_heights=[1.0 if kind == "values" else 0.7 for _, _, kind in panels])
     colors = _colors(rows)
     shown = set()
@@ -187,13 +189,14 @@ def _figure(rows: pd.DataFrame, x: str, metrics, differences: bool) -> go.Figure
     else:
         figure.update_xaxes(type="log", tickvals=values, ticktext=[f"{value:g}" for value in values])
     figure.update_xaxes(title_text=PARAMETER_TITLES.get(x, x), title_font=dict(size=13), row=len(panels))
-    height = 190 + 240 * len(panels)
+    height = 190 + PANEL_HEIGHT * len(panels)
     figure.update_layout(
-        title=dict(text=_title(rows, differences), font=dict(size=15), yref="container",
-                   y=1 - 12 / height, yanchor="top"),
+        title=dict(text=_title(rows, x, differences), font=dict(size=15), yref="container",
+                   y=1 - 16 / height, yanchor="top"),
         height=height, width=max(600, 60 + 380 * len(method_names)),
-        legend=dict(orientation="h", yref="container", yanchor="top", y=1 - 92 / height, x=0),
-        margin=dict(l=90, r=20, t=160, b=60), template="plotly_white")
+        legend=dict(orientation="h", yref="container", yanchor="top", y=1 - (92 if differences else 72) / height,
+                    x=0),
+        margin=dict(l=90, r=20, t=160 if differences else 140, b=60), template="plotly_white")
     return figure
 
 
@@ -253,12 +256,14 @@ def _y_range(figure, row: int, table: pd.DataFrame, floor, around_zero: bool) ->
     figure.update_yaxes(range=[low - 0.05 * span, high + 0.05 * span], row=row)
 
 
-def _title(rows: pd.DataFrame, differences: bool) -> str:
+def _title(rows: pd.DataFrame, x: str, differences: bool) -> str:
     images = rows.groupby(["method", "attack", "criterion", "defence", "epsilon_255"], dropna=False)["image_id"].nunique()
     count = f"{images.min()}" if images.min() == images.max() else f"{images.min()}-{images.max()}"
     seeds = rows["seed"].nunique()
     averaged = f", {seeds} seeds averaged per image" if seeds > 1 else ""
-    line = (f"{rows['model'].iloc[0]}: {count} images{averaged}, {int(rows['steps'].iloc[0])} steps")
+    line = f"{rows['model'].iloc[0]}: {count} images{averaged}, {int(rows['steps'].iloc[0])} steps"
+    if x != "epsilon_255":
+        line += ", ε " + ", ".join(f"{eps:g}" for eps in sorted(set(rows["epsilon_255"]))) + "/255"
     detail = "mean of the runs that found a label-keeping perturbation (n/images where not all did), 95% t band"
     if differences:
         detail += "<br>below each: attack − random sign on the images where both found one, paired 95% band"
@@ -391,7 +396,10 @@ def write_figures(rows: pd.DataFrame, folder: str | Path) -> list[Path]:
     pngs = [folder / f"{name}.png" for name in figures]
     try:
         import plotly.io as pio
-        pio.write_images(list(figures.values()), pngs, scale=2)
+        # the sizes said again: write_images draws every figure at 700 x 500 otherwise
+        pio.write_images(list(figures.values()), pngs, scale=2,
+                         width=[figure.layout.width for figure in figures.values()],
+                         height=[figure.layout.height for figure in figures.values()])
     except Exception as error:   # no browser for kaleido, or kaleido itself failing
         warnings.warn(f"wrote the figures as HTML only: PNG export needs Chrome or Chromium for "
                       f"kaleido (install chromium or set BROWSER_PATH): {error}", stacklevel=2)

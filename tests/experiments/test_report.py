@@ -7,6 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
+from PIL import Image
 from scipy import stats
 
 import fragility as fg
@@ -170,7 +171,7 @@ def beta_rows() -> pd.DataFrame:
 
 
 def test_the_beta_figure_draws_the_attack_against_beta_beside_its_flat_baseline():
-    figure = report.parameter_curves(beta_rows(), "beta", ["spearman"])
+    figure = report.parameter_curves(beta_rows(), "beta", ["spearman"], differences=False)
     attack = next(t for t in figure.data if t.name == "top-k attack")
     baseline = next(t for t in figure.data if t.name == "random sign (top-k)")
     assert list(attack.x) == [1.0, 3.0, 10.0] and list(attack.y) == pytest.approx([0.8, 0.5, 0.2])
@@ -197,6 +198,9 @@ def test_figures_are_written_as_html_and_png(tmp_path):
     assert {"beta.html", "beta.png"} <= {path.name for path in with_beta}
     assert (tmp_path / "plotly.min.js").is_file()   # once, beside the HTML files
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = report.curves(made_up_rows())
+    with Image.open(tmp_path / "curves.png") as png:   # drawn at the figure's own size, scale 2
+        assert png.size == (2 * figure.layout.width, 2 * figure.layout.height)
 
 
 def test_without_a_browser_the_figures_are_html_and_a_warning(tmp_path, monkeypatch):
