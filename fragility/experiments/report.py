@@ -45,7 +45,6 @@ CONFIDENCE = 0.95
 PANEL_HEIGHT, PANEL_GAP = 240, 70   # pixels per row of panels, and between two
 # One configuration, seeds aside: a point of a curve.
 POINT = ["defence", "method", "attack", "criterion", *PARAMETER_AXES, "epsilon_255"]
-GROUPS = POINT   # the name earlier versions exported
 
 
 def t_quantile(n) -> np.ndarray:
@@ -153,7 +152,7 @@ def _figure(rows: pd.DataFrame, x: str, metrics, differences: bool) -> go.Figure
     colors = _colors(rows)
     shown = set()
     for row, (metric, variant, kind) in enumerate(panels, start=1):
-        chosen = _chosen(rows, variant, x)
+        chosen = _chosen(rows, variant)
         table = aggregate(chosen, metric) if kind == "values" else paired(chosen, metric)
         floor = noise_floor(chosen, metric) if kind == "values" and x == "epsilon_255" else None
         _y_range(figure, row, table, floor, around_zero=kind == "differences")
@@ -208,16 +207,22 @@ def _variants(rows: pd.DataFrame, x: str) -> list[dict]:
     source = attacked if len(attacked) else rows
     combos = source[names].drop_duplicates()
     variants = [{name: _plain(value) for name, value in combo.items()} for combo in combos.to_dict("records")]
+
+    def covered(variant: dict) -> bool:   # no beta (pgd), where some beta's panels show it anyway
+        return variant.get("beta", 0) is None and any(
+            other.get("beta") is not None and all(other[n] == variant[n] for n in names if n != "beta")
+            for other in variants)
+    variants = [variant for variant in variants if not covered(variant)]
     order = {"defence": _defence_order}
     return sorted(variants, key=lambda v: [order.get(n, _number_order)(v[n]) for n in names])
 
 
-def _chosen(rows: pd.DataFrame, variant: dict, x: str) -> pd.DataFrame:
+def _chosen(rows: pd.DataFrame, variant: dict) -> pd.DataFrame:
     keep = pd.Series(True, index=rows.index)
     for name, value in variant.items():
         column = rows[name]
         matches = column.isna() if value is None else column == value
-        if name == "beta":   # random sign has no beta: it is the baseline at every beta
+        if name == "beta":   # random sign (pgd) has no beta: the same at every beta
             matches |= column.isna()
         keep &= matches
     return rows[keep]

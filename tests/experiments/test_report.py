@@ -217,3 +217,12 @@ def test_without_a_browser_the_figures_are_html_and_a_warning(tmp_path, monkeypa
 def test_report_of_an_empty_folder_says_what_to_do(tmp_path):
     with pytest.raises(fg.ConfigError, match="no rows yet"):
         report.report(tmp_path)
+
+
+def test_an_attack_without_beta_shows_in_every_beta_panel_not_a_panel_of_its_own():
+    rows = beta_rows()
+    pgd = rows[rows.attack == "top-k"].drop_duplicates("image_id").assign(attack="pgd", criterion="pgd", beta=None)
+    figure = report.curves(pd.concat([rows, pgd]), ["spearman"], differences=False)
+    assert [figure.layout[a].title.text for a in ("yaxis", "yaxis2", "yaxis3")] == [
+        f"Spearman rank<br>correlation<br>(β {beta})" for beta in (1, 3, 10)]
+    assert "yaxis4" not in figure.layout and len([t for t in figure.data if t.name == "pgd attack"]) == 3
