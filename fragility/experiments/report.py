@@ -195,7 +195,7 @@ def _figure(rows: pd.DataFrame, x: str, metrics, differences: bool) -> go.Figure
         height=height, width=max(600, 60 + 380 * len(method_names)),
         legend=dict(orientation="h", yref="container", yanchor="top", y=1 - (92 if differences else 72) / height,
                     x=0),
-        margin=dict(l=90, r=20, t=160 if differences else 140, b=60), template="plotly_white")
+        margin=dict(l=90, r=20, t=180 if differences else 140, b=60), template="plotly_white")
     return figure
 
 
@@ -369,7 +369,7 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
             columns={"n": "paired_n", "mean": f"{metric} − random sign"})
         differences = gap if differences is None else differences.merge(gap.drop(columns="paired_n"),
                                                                          on=POINT, how="outer")
-    table = table.merge(differences, on=POINT, how="left")
+    table = table.merge(differences, on=POINT, how="left").astype({"paired_n": "Int64"})
     varying = [name for name in PARAMETER_AXES if rows[name].nunique() > 1]
     table = table.drop(columns=[name for name in PARAMETER_AXES if name not in varying])
     first = ["method", "attack", "criterion", "defence", *varying, "epsilon_255"]
