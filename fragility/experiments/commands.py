@@ -13,7 +13,7 @@ def add_parsers(commands) -> None:
     """Add the `sweep` and `report` subcommands to the `fragility` parser."""
     run = commands.add_parser(
         "sweep", help="attack many images with many configurations, resumably",
-        description="Attack every image with every method x attack x eps x seed; write "
+        description="Attack every image with every method x attack x eps x seed (x k x beta); write "
                     "OUT/results.parquet (one row per image and configuration), OUT/config.json and "
                     "OUT/figures/. Rerunning with the same --out resumes.")
     run.add_argument("--model", default="bundled", help="model name or TorchScript file (default: bundled)")
