@@ -1,22 +1,26 @@
 """The compare page: every method under the same image and attack, ranked by how far the
-attack moves its map beyond what random sign noise of the same size does."""
+attack moves its map beyond what random sign noise of the same size does (fragility.chance):
+by the Spearman and the top-k intersection gaps, their mean by default."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 import fragility as fg
+from fragility.chance import GAPS, RANKINGS, beyond_chance, missing_note
 
 from ..components import compute, figures, live, panels, state
 from ..components.choices import Choices
 
 PER_ROW = 4
+RANK_COLUMNS = {"mean": "mean of both gaps", "spearman": "Δ Spearman", "top_k_intersection": "Δ top-k"}
 # Steps per method. Measured with scripts/compare_steps.py on the bundled model's generated
-# samples (top-k attack, eps 8): the ranking by effect beyond chance agrees with the
+# samples (top-k attack, eps 8): the ranking by the Spearman gap agrees with the
 # 100-step ranking from 10 steps on; 50 leaves a margin (see STABLE_NOTE).
 DEFAULT_STEPS = 50
-STABLE_NOTE = ("The ranking stops changing well before 50 steps: on three of the bundled "
+STABLE_NOTE = ("The ranking by the Spearman gap stops changing well before 50 steps: on three of the bundled "
                "model's samples (top-k attack, ε 8) it is the same at 10, 25 and 50 steps as at "
                "100 (Kendall τ 1.00); at 5 steps two methods swap places (τ 0.93). Measured by "
                "scripts/compare_steps.py.")
@@ -36,8 +40,11 @@ def render(choices: Choices) -> None:
     st.markdown(f"Every method under the **{attack.title}**, ε = {choices.epsilon255:g}/255, on the "
                 "same image, each next to random sign noise of the same ε (the best of as many "
                 "draws as steps, picked by the same measure). Ranked by **the effect beyond "
-                "chance**: how much lower the attack's Spearman rank correlation is than random "
-                "sign's.")
+                "chance**: how much lower the attack's similarity is than random sign's, by "
+                "Spearman rank correlation and by top-k intersection (a method can keep its "
+                "ranks yet lose every top pixel). No gap where either side kept no label.")
+    by = _rank_choice()
+    st.caption(f"Ranked by {RANKINGS[by]}.")
     steps = int(st.number_input("Steps per method", 1, 2000, DEFAULT_STEPS, key="compare_steps",
                                 help=STABLE_NOTE))
     st.caption(STABLE_NOTE)
@@ -54,14 +61,14 @@ def render(choices: Choices) -> None:
     elif job.running:
         live.show(job, "stop_compare",
                   lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done",
-                  lambda: _grid(list(job.partial), choices, opacity))
+                  lambda: _grid(list(job.partial), choices, opacity, by))
     elif job.error:
         state.show_error(job)
     else:
         if job.stopped:
             st.warning(f"Stopped{state.stop_note(job)}: showing the methods finished so far.")
-        _ranking(job.partial, choices)
-        _grid(job.partial, choices, opacity)
+        _ranking(job.partial, choices, by)
+        _grid(job.partial, choices, opacity, by)
 
 
 # ---------------------------------------------------------------- computing (worker thread)
@@ -115,68 +122,84 @@ def _baseline(arguments: dict) -> dict:
 
 # ---------------------------------------------------------------- drawing
 
-def beyond_chance(result, baseline, metric: str = "spearman") -> float:
-    """How much further the attack lowers `metric` than random sign does (NaN if not found)."""
-    if not bool(result.found[0]):
-        return float("nan")
-    return float(baseline.metrics[metric][0]) - float(result.metrics[metric][0])
+def _gaps(pair) -> dict[str, float]:
+    result, baseline = pair[:2]
+    return {name: float(value[0]) for name, value in beyond_chance(result, baseline).items()}
 
 
-def _ranked(partial: list[dict]) -> list[dict]:
+def _ranked(partial: list[dict], by: str = "mean") -> list[dict]:
+    """Most fragile first by the gap `by`; methods without one (nothing found) last."""
     def score(row):
-        value = beyond_chance(*row["plain"][:2])
+        value = _gaps(row["plain"])[by]
         return -value if value == value else float("inf")
     return sorted(partial, key=score)
 
 
-def _ranking(partial: list[dict], choices: Choices) -> None:
-    ranked = _ranked(partial)
+def _rank_choice() -> str:
+    return st.radio("Rank by", list(RANKINGS), format_func=lambda name: RANKINGS[name].replace("the ", "", 1),
+                    horizontal=True, key="compare_rank")
+
+
+def _ranking(partial: list[dict], choices: Choices, by: str) -> None:
+    ranked = _ranked(partial, by)
     if not ranked:
         return
     titles = [fg.get_method(row["method"]).title for row in ranked]
-    figure = go.Figure()
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                           subplot_titles=["Spearman rank correlation", f"Top-{choices.k} intersection"])
 
-    def bars(values, name, color, pattern=""):
+    def bars(metric, col, pair_index, name, color, pattern="", which="plain"):
+        values = [float(row[which][pair_index].metrics[metric][0]) for row in ranked]
         figure.add_trace(go.Bar(x=values, y=titles, orientation="h", name=name, marker_color=color,
                                 marker_pattern_shape=pattern, text=[f"{v:.2f}" for v in values],
-                                textposition="auto"))
-    bars([float(row["plain"][1].metrics["spearman"][0]) for row in ranked], "random sign", figures.RANDOM_COLOR)
-    bars([float(row["plain"][0].metrics["spearman"][0]) for row in ranked], "attack", figures.ATTACK_COLOR)
-    if choices.defence:
-        title = fg.get_defence(choices.defence).title
-        bars([float(row["defended"][0].metrics["spearman"][0]) for row in ranked], f"attack, {title} on",
-             "#10B981", "/")
-    figure.update_layout(title="Spearman rank correlation after the attack and after random sign "
-                               "(most fragile first: the largest gap)",
-                         font=figures.FONT, height=120 + 70 * len(ranked), barmode="group",
-                         margin=dict(l=10, r=10, t=60, b=10),
-                         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+                                textposition="auto", legendgroup=name, showlegend=col == 1), row=1, col=col)
+    for col, metric in enumerate(GAPS, start=1):
+        bars(metric, col, 1, "random sign", figures.RANDOM_COLOR)
+        bars(metric, col, 0, "attack", figures.ATTACK_COLOR)
+        if choices.defence:
+            bars(metric, col, 0, f"attack, {fg.get_defence(choices.defence).title} on", "#10B981", "/",
+                 which="defended")
+    figure.update_layout(title=f"After the attack and after random sign (most fragile first, by {RANKINGS[by]})",
+                         font=figures.FONT, height=140 + 70 * len(ranked), barmode="group",
+                         margin=dict(l=10, r=10, t=90, b=10),
+                         legend=dict(orientation="h", yanchor="bottom", y=1.08, x=1, xanchor="right"))
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(range=[-0.05, 1.05])
     st.plotly_chart(figure, key="compare_ranking", config={"displayModeBar": False})
-    st.dataframe([_table_row(row, choices) for row in ranked], hide_index=True, key="compare_table")
+    st.dataframe([_table_row(row, choices, by) for row in ranked], hide_index=True, key="compare_table")
+    missing = [row for row in ranked if _gaps(row["plain"])[by] != _gaps(row["plain"])[by]]
+    if missing:
+        st.caption("No gap where a side found no label-keeping perturbation (its numbers would be the "
+                   "unperturbed image's: Spearman 1): " + "; ".join(
+                       f"{fg.get_method(row['method']).title}: {missing_note(*row['plain'][:2])}"
+                       for row in missing) + ". These methods are ranked last.")
 
 
-def _table_row(row: dict, choices: Choices) -> dict:
+def _table_row(row: dict, choices: Choices, by: str) -> dict:
     result, baseline, _ = row["plain"]
+    gaps = _gaps(row["plain"])
     line = {"method": fg.get_method(row["method"]).title,
-            "beyond chance (Δ Spearman)": beyond_chance(result, baseline),
+            f"ranked by: {RANK_COLUMNS[by]}": gaps[by],
+            "beyond chance (Δ Spearman)": gaps["spearman"],
+            f"beyond chance (Δ top-{choices.k})": gaps["top_k_intersection"],
+            "beyond chance (mean of both)": gaps["mean"],
             "Spearman": float(result.metrics["spearman"][0]),
             "Spearman, random sign": float(baseline.metrics["spearman"][0]),
             f"top-{choices.k}": float(result.metrics["top_k_intersection"][0]),
             f"top-{choices.k}, random sign": float(baseline.metrics["top_k_intersection"][0]),
-            "found": bool(result.found[0])}
+            "found": bool(result.found[0]), "random sign found": bool(baseline.found[0]),
+            "note": missing_note(result, baseline) or ""}
     if result.noise_floor is not None:
         line["Spearman, noise floor"] = float(result.noise_floor["spearman"][0])
     if "defended" in row:
         defended, defended_baseline, _ = row["defended"]
-        line["beyond chance, defended"] = beyond_chance(defended, defended_baseline)
+        line[f"beyond chance, defended ({RANK_COLUMNS[by]})"] = _gaps(row["defended"])[by]
         line["faithfulness at ε = 0"] = float(defended.metrics["faithfulness_spearman"][0])
     return line
 
 
-def _grid(partial: list[dict], choices: Choices, opacity: float) -> None:
-    ranked = _ranked(partial)
+def _grid(partial: list[dict], choices: Choices, opacity: float, by: str = "mean") -> None:
+    ranked = _ranked(partial, by)
     for start in range(0, len(ranked), PER_ROW):
         for column, (rank, row) in zip(st.columns(PER_ROW), enumerate(ranked[start:start + PER_ROW], start + 1)):
             result, baseline, target_map = row["plain"]
@@ -191,6 +214,9 @@ def _grid(partial: list[dict], choices: Choices, opacity: float) -> None:
                 if not bool(result.found[0]):
                     st.markdown(f"no label-keeping perturbation found in {result.steps_run} steps")
                     continue
+                if not bool(baseline.found[0]):
+                    st.markdown(f"no random sign draw kept the label in {baseline.steps_run} steps: "
+                                "no effect beyond chance to show")
                 metrics, random = result.metrics, baseline.metrics
                 st.markdown(f"Spearman **{float(metrics['spearman'][0]):.2f}** "
                             f"(random {float(random['spearman'][0]):.2f}) · "

@@ -29,6 +29,13 @@ EPSILONS = [0.5, 1, 2, 4, 8, 16]
 # The default finishes in well under a minute on a laptop CPU: 8 images x 4 eps x 3 attacks.
 DEFAULTS = dict(images=8, methods=["gradient"], attacks=["top-k", "mass-center", "random-sign"],
                 epsilons=[1, 2, 4, 8], steps=40)
+STATISTICS_NOTE = (
+    "A point is the mean over the images whose run found a label-keeping perturbation (a run "
+    "that found none keeps the image's own maps: Spearman 1): **n** counts those images, "
+    "**found** is the share of runs that found one, marked n/images on a point where some did "
+    "not. Seeds are averaged within an image first; the band is the mean ± t(0.975, n−1) "
+    "standard errors. The lower panels and the `− random sign` columns compare attack and "
+    "random sign on the images where both found one (paired_n).")
 SWEEP_ATTACKS = [name for name in fg.attacks() if name not in ("targeted", "target-map")]
 
 
@@ -41,7 +48,8 @@ def render(choices: Choices) -> None:
     st.markdown(
         "One image can mislead. As in the paper's Figure 3, attack **many images** at several "
         "budgets ε and plot the mean similarity of the maps before and after, with a 95% "
-        "confidence band, **each attack beside random sign noise of the same size** (dashed). "
+        "confidence band, **each attack beside random sign noise of the same size** (dashed), "
+        "and below it attack minus random sign on the same images, with its paired band. "
         "The same sweep runs from the command line (`fragility sweep`) and from Python "
         "(`fg.sweep`), on this machine or a Ray cluster.")
     new, earlier = st.tabs(["New sweep", "Open earlier results"])
@@ -206,6 +214,7 @@ def _describe(folder: Path) -> str:
 
 def _results(rows: pd.DataFrame, folder: Path, where: str) -> None:
     _curves(rows, where)
+    st.caption(STATISTICS_NOTE)
     st.dataframe(report.summary(rows), hide_index=True, key=f"sweep_summary_{where}")
     _downloads(rows, folder, where)
 

@@ -13,7 +13,7 @@ def add_parsers(commands) -> None:
     """Add the `sweep` and `report` subcommands to the `fragility` parser."""
     run = commands.add_parser(
         "sweep", help="attack many images with many configurations, resumably",
-        description="Attack every image with every method x attack x eps x seed; write "
+        description="Attack every image with every method x attack x eps x seed (x k x beta); write "
                     "OUT/results.parquet (one row per image and configuration), OUT/config.json and "
                     "OUT/figures/. Rerunning with the same --out resumes.")
     run.add_argument("--model", default="bundled", help="model name or TorchScript file (default: bundled)")
@@ -29,7 +29,11 @@ def add_parsers(commands) -> None:
                      help="comma-separated L-inf budgets on the 0-255 scale (default 8)")
     run.add_argument("--steps", type=int, default=100, help="attack iterations (default 100)")
     run.add_argument("--step-size", type=float, default=1.0, help="step on the 0-255 scale (default 1)")
-    run.add_argument("--k", type=int, help="top-k features (default: the attack's)")
+    run.add_argument("--k", type=_numbers(int),
+                     help="comma-separated top-k sizes, an axis like --epsilons (default: the attack's)")
+    run.add_argument("--beta", type=_numbers(float),
+                     help="comma-separated softplus betas of the attack's surrogate, an axis like "
+                          "--epsilons, e.g. 1,3,10,30 (default: the attack's); random sign has none")
     run.add_argument("--seed", default="0", type=_numbers(int), help="comma-separated seeds (default 0)")
     run.add_argument("--defences", default="none", type=_names,
                      help="comma-separated defences, none for no defence (default none)")
@@ -62,7 +66,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     try:
         rows = sweep(args.model, args.images, methods=args.methods, attacks=args.attacks,
                      epsilons=[eps / 255 for eps in args.epsilons], steps=args.steps,
-                     step_size=args.step_size / 255, k=args.k, seeds=args.seed, defences=defences,
+                     step_size=args.step_size / 255, k=args.k, beta=args.beta, seeds=args.seed, defences=defences,
                      batch_size=args.batch_size, engine=args.engine, out=args.out,
                      weights=args.weights, device=args.device, ray_address=args.ray_address, size=args.size,
                      progress=True)

@@ -24,8 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..attacks import attacks, get_attack
+from ..attacks.parameters import BETA
 from ..errors import ConfigError
-from .grid import row_key
+from .grid import PARAMETER_AXES, row_key
 from .rows import COLUMNS, SCHEMA
 
 RESULTS = "results.parquet"
@@ -35,7 +37,9 @@ LOCK = ".lock"
 PART = "part-{}.parquet"
 # Settings that must match for rows to belong in the same table; the grid may grow.
 FIXED = ("model", "weights", "settings")
-KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed"]
+KEY_COLUMNS = ["image_id", "method", "attack", "criterion", "defence", "epsilon", "seed", "k", "beta"]
+# Columns every version's parts have (beta came later): a part without them is not a sweep's.
+IDENTITY_COLUMNS = KEY_COLUMNS[:7]
 
 
 class DamagedPart(ConfigError):
@@ -53,7 +57,46 @@ def read_results(out: str | Path) -> pd.DataFrame:
     A part that is not a readable Parquet file of a sweep's rows raises `DamagedPart`,
     naming the file.
     """
-    return _read_parts(_parts(Path(out) / RESULTS)).to_pandas()
+    return _with_beta(_read_parts(_parts(Path(out) / RESULTS)).to_pandas(), Path(out))
+
+
+def _with_beta(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Rows written before beta was a column (it was one setting of the sweep) get the beta
+    their attack ran with; random sign keeps null (it has none)."""
+    path = out / CONFIG
+    try:
+        old = _old_beta(_upgraded(_config(path))) if path.is_file() else None
+    except ConfigError:    # a broken config.json: its rows are read as they are
+        old = None
+    if old is None:
+        return frame
+    missing = frame["beta"].isna() & frame["attack"].map(lambda name: _declares(name, "beta"))
+    frame.loc[missing, "beta"] = old
+    return frame
+
+
+def _declares(attack: str, name: str) -> bool:
+    return attack in attacks() and get_attack(attack).parameter(name) is not None
+
+
+def _old_beta(config: dict) -> float | None:
+    return config.get("beta_of_rows_without_beta")
+
+
+def _upgraded(config: dict) -> dict:
+    """A config.json of a version whose k and beta were settings, with them as grid axes
+    (and the beta its rows ran with, which they do not record)."""
+    settings = dict(config.get("settings", {}))
+    if not any(name in settings for name in PARAMETER_AXES):
+        return config
+    grid = dict(config.get("grid", {}))
+    for name in PARAMETER_AXES:
+        value = settings.pop(name, None)
+        if value is not None and name not in grid:
+            grid[name] = [value]
+    beta = config["settings"].get("beta")
+    return {**config, "settings": settings, "grid": grid,
+            "beta_of_rows_without_beta": BETA.default if beta is None else beta}
 
 
 def read_config(out: str | Path) -> dict:
@@ -92,7 +135,7 @@ def _read_part(part: Path, schema: pa.Schema) -> pa.Table:
         names = pq.read_schema(part).names
     except (pa.ArrowException, OSError) as error:
         raise DamagedPart(part, f"is not a readable Parquet file ({_reason(error)})") from None
-    missing = [name for name in KEY_COLUMNS if name not in names]
+    missing = [name for name in IDENTITY_COLUMNS if name not in names]
     if missing:
         raise DamagedPart(part, f"is not a part of a sweep's results (it has no column "
                                 f"{', '.join(missing)})")
@@ -140,8 +183,8 @@ class ResultStore:
         """
         while True:
             try:
-                table = _read_parts(_parts(self.parts), columns=KEY_COLUMNS)
-                return {row_key(row) for row in table.to_pylist()}
+                table = _read_parts(_parts(self.parts), columns=KEY_COLUMNS).to_pandas()
+                return {row_key(row) for row in _with_beta(table, self.out).to_dict("records")}
             except DamagedPart as damaged:
                 aside = damaged.path.with_name(f"damaged-{damaged.path.name}.bad")
                 os.replace(damaged.path, aside)
@@ -181,7 +224,7 @@ def _merged(out: Path, config: dict) -> dict:
     path = out / CONFIG
     if not path.is_file():
         return config
-    before = _config(path)
+    before = _upgraded(_config(path))
     for name, old, new in _differences(before, config):
         raise ConfigError(f"{out} holds results of a sweep with {name}={old!r}, not {new!r}: use "
                           f"another output folder, or {name}={old!r} to add to those results")

@@ -33,6 +33,7 @@ COLUMNS = {
     "steps": pa.int64(),
     "step_size": pa.float64(),         # [0,1] units
     "k": pa.int64(),
+    "beta": pa.float64(),              # the softplus surrogate's beta; null for attacks without one
     "spearman": pa.float64(),          # of the original and the perturbed saliency map
     "top_k_intersection": pa.float64(),
     "center_shift": pa.float64(),      # pixels between the maps' centers of mass
@@ -70,9 +71,7 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
     """The rows of one attack call on `batch`; None when `callback` stopped it (a partial
     result is not a row)."""
     configuration = shard.configuration
-    extra = {name: value for name, value in (("k", settings.k), ("beta", settings.beta))
-             if value is not None}
-    extra.update(attack_options(configuration))
+    extra = {**configuration.parameters(), **attack_options(configuration)}
     start = time.perf_counter()
     result = attack(model, batch.images, method=configuration.method, attack=configuration.attack,
                     epsilon=configuration.epsilon, steps=settings.steps, step_size=settings.step_size,
@@ -96,7 +95,7 @@ def run_shard(model: Model, settings: Settings, shard: Shard, batch: Batch,
         "criterion": configuration.criterion, "defence": configuration.defence,
         "epsilon": configuration.epsilon, "epsilon_255": round(configuration.epsilon * 255, 6),
         "seed": configuration.seed, "steps": settings.steps, "step_size": settings.step_size,
-        "k": result.config["k"],
+        "k": result.config["k"], "beta": configuration.beta,
         **{name: values[name][i] for name in ("spearman", "top_k_intersection", "center_shift",
                                                "pearson", "ssim", "dissimilarity")},
         "mass_in_mask_before": inside_before[i], "mass_in_mask_after": inside_after[i],

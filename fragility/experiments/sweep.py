@@ -23,6 +23,7 @@ from .rows import COLUMNS, SCHEMA
 from .sources import image_source
 
 DEFAULT_ATTACKS = ("top-k", "mass-center", "random-sign")
+AXES = ("methods", "attacks", "epsilons", "seeds", "defences")
 
 
 @dataclass
@@ -44,9 +45,10 @@ class Progress:
 
 def sweep(model, images, methods: Iterable[str] = ("gradient",),
           attacks: Iterable[str] = DEFAULT_ATTACKS, epsilons: Iterable[float] = (8 / 255,),
-          steps: int = 100, step_size: float = 1 / 255, k: int | None = None,
+          steps: int = 100, step_size: float = 1 / 255, k: int | Iterable[int] | None = None,
           seeds: Iterable[int] = (0,), engine: str = "local", out: str | Path | None = None,
-          callback: Callable[[Progress], object] | None = None, *, beta: float | None = None,
+          callback: Callable[[Progress], object] | None = None, *,
+          beta: float | Iterable[float] | None = None,
           defence: str | None = None, defences: Iterable[str | None] = (None,),
           method_options: dict | None = None,
           batch_size: int = 32, weights: str | Path | None = None, device=None,
@@ -61,7 +63,10 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     images), "synthetic:N", "samples", or a tensor (N,3,H,W). Unreadable images are left
     out with a warning and listed in `DataFrame.attrs["skipped"]`.
     epsilons, step_size: [0,1] units (8/255). random-sign runs as the baseline of each
-    interpretation attack in `attacks` (its `criterion` column names which).
+    interpretation attack in `attacks` (its `criterion` column names which). k, beta: one
+    value or a list (an axis of the grid, like epsilons); None: the attacks' defaults. An
+    attack that does not declare a parameter (random sign has no beta) runs once, not once
+    per value, with null in that column.
     out: a results directory: rows are written there shard by shard, rows already there are
     not computed again (a rerun resumes), figures are drawn at the end.
     callback(Progress): after every step (local engine) and every shard; False stops the
@@ -95,9 +100,11 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     runner = make_engine(engine, model, weights, device, ray_address)
     try:
         info = runner.info
-        settings = grid.Settings(info.name, steps, step_size, k, beta, options)
+        settings = grid.Settings(info.name, steps, step_size, options)
         source = image_source(images, size or info.input_size, info.domain)
-        configurations = grid.configurations(*axes.values(), _criteria(attacks))
+        axes.update(_parameter_axes(attacks, source, k=k, beta=beta))
+        configurations = grid.configurations(*(axes[name] for name in AXES), _criteria(attacks),
+                                             {name: axes[name] for name in grid.PARAMETER_AXES})
         wanted = {configuration.key(image_id) for configuration in configurations for image_id in source.ids}
         run = functools.partial(_run, runner, source, settings, configurations, batch_size,
                                 callback=callback, progress=progress)
@@ -105,8 +112,7 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
             frame = _frame(run(done=set(), store=None))
         else:
             config = {"model": info.name, "weights": None if weights is None else str(weights),
-                      "settings": {"steps": steps, "step_size": step_size, "k": k, "beta": beta,
-                                   "method_options": options},
+                      "settings": {"steps": steps, "step_size": step_size, "method_options": options},
                       "grid": axes, "images": [source.description]}
             frame = _run_into(Path(out), config, run, source, engine, wanted, figures)
     finally:
@@ -131,8 +137,8 @@ def _run_into(out: Path, config: dict, run, source, engine: str, wanted: set, fi
     return everything[chosen].reset_index(drop=True)
 
 
-def _keys(frame: pd.DataFrame):
-    return zip(*(frame[column] for column in KEY_COLUMNS))
+def _keys(frame: pd.DataFrame) -> list[tuple]:
+    return [grid.row_key(row) for row in frame[KEY_COLUMNS].to_dict("records")]
 
 
 def _run(runner, source, settings, configurations, batch_size, *, done, store, callback, progress
@@ -190,6 +196,36 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     import pyarrow as pa
     return pa.Table.from_pylist([{name: row[name] for name in COLUMNS} for row in rows],
                                 schema=SCHEMA).to_pandas()
+
+
+def _parameter_axes(attacks: list[str], source, **given) -> dict[str, list]:
+    """The values of each axis parameter (k, beta), checked, with None resolved to the
+    default (k's depends on the image size): the values the rows record."""
+    axes = {}
+    for name, values in given.items():
+        declared = [get_attack(attack).parameter(name) for attack in attacks]
+        parameter = next((p for p in declared if p is not None), None)
+        if parameter is None:
+            if values is not None:
+                raise ConfigError(f"{name}= is given but none of the attacks {', '.join(attacks)} "
+                                  f"takes it")
+            axes[name] = [None]
+            continue
+        values = [None] if values is None else _listed(values, name)
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{name} lists a value twice: {values}")
+        axes[name] = [parameter.check(value, name) if value is not None else _default(parameter, source)
+                      for value in values]
+    return axes
+
+
+def _default(parameter, source):
+    if parameter.default is not None or parameter.dynamic_default is None:
+        return parameter.default
+    batch = source.load(source.ids[:1]) if source.ids else None
+    if batch is None or not len(batch.ids):
+        return None
+    return parameter.default_for(*batch.images.shape[-2:])
 
 
 def _criteria(attacks: list[str]) -> dict[str, list[str]]:

@@ -176,8 +176,16 @@ def test_compare_ranks_by_the_effect_beyond_chance(app):
         assert baseline.config["epsilon"] == result.config["epsilon"] and baseline.config["steps"] == 2
         assert result.config["method"] == baseline.config["method"] == row["method"]
     table = app.dataframe[0].value
-    gaps = list(table["beyond chance (Δ Spearman)"])
-    assert gaps == sorted(gaps, reverse=True)
+    # ranked by the mean of the Spearman and top-k gaps (the default), missing gaps last
+    gaps = list(table["ranked by: mean of both gaps"])
+    top_k = next(column for column in table.columns if column.startswith("beyond chance (Δ top-"))
+    assert gaps == pytest.approx(list((table["beyond chance (Δ Spearman)"] + table[top_k]) / 2), nan_ok=True)
+    known = [gap for gap in gaps if gap == gap]
+    assert known == sorted(known, reverse=True) and gaps[:len(known)] == known
+    app.radio(key="compare_rank").set_value("spearman").run()
+    table = app.dataframe[0].value
+    known = [gap for gap in table["beyond chance (Δ Spearman)"] if gap == gap]
+    assert known == sorted(known, reverse=True)
 
 
 def test_compare_gives_each_method_its_own_target_map(app):

@@ -77,7 +77,11 @@ def test_a_sweep_runs_writes_its_folder_and_shows_curves_table_and_downloads(app
     folders = [path for path in root.iterdir() if path.is_dir()]
     assert len(folders) == 1 and folders[0].name.startswith("bundled-")
     assert len(pd.read_parquet(folders[0] / "results.parquet")) == 8
-    assert curve_names(app) == [{"top-k attack", "random sign (top-k)"}] * 2   # new, and listed as earlier
+    lines = {"top-k attack", "random sign (top-k)", "top-k − random sign"}
+    assert curve_names(app) == [lines] * 2   # new, and listed as earlier
+    summary = app.dataframe[0].value
+    assert {"images", "found", "n", "paired_n"} <= set(summary.columns)
+    assert any("found a label-keeping perturbation" in caption.value for caption in app.caption)
     labels = {button.label for button in app.get("download_button")}
     assert "Rows (Parquet)" in labels and "All figures (HTML and PNG, zip)" in labels
 
@@ -110,7 +114,7 @@ def test_earlier_results_open_from_the_results_folder_only(app, root, tmp_path):
     chooser = app.selectbox(key="sweep_open")
     assert len(chooser.options) == 1 and chooser.options[0].startswith("earlier-run: synthetic:2")
     assert not app.exception
-    assert curve_names(app) == [{"top-k attack", "random sign (top-k)"}]
+    assert curve_names(app) == [{"top-k attack", "random sign (top-k)", "top-k − random sign"}]
 
 
 def test_a_defence_adds_its_rows_and_panels(app, root):
@@ -124,7 +128,8 @@ def test_a_defence_adds_its_rows_and_panels(app, root):
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert sorted(set(job.result["defence"])) == ["beta-smoothing", "none"] and len(job.result) == 8
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
-    titles = [spec["layout"][axis]["title"]["text"] for axis in ("yaxis", "yaxis2")]   # top-k, each defence
+    # top-k of each defence (yaxis2: the paired difference below the first)
+    titles = [spec["layout"][axis]["title"]["text"] for axis in ("yaxis", "yaxis3")]
     assert titles[0].endswith("(none)") and titles[1].endswith("(beta-smoothing)")
 
 

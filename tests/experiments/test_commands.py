@@ -106,3 +106,19 @@ def test_a_sweep_stopped_mid_run_resumes_without_losing_or_repeating_rows(how, m
     columns = [c for c in rows.columns if c != "seconds"]
     pd.testing.assert_frame_equal(rows[columns].sort_values(KEY).reset_index(drop=True),
                                   fresh[columns].sort_values(KEY).reset_index(drop=True))
+
+
+def test_beta_is_an_axis_on_the_command_line_and_report_prints_n_and_found(model_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = sweep_args(model_file, out, "synthetic:2")
+    args[args.index("--epsilons") + 1] = "8"
+    assert cli.main([*args, "--beta", "1,30"]) == 0
+    rows = pd.read_parquet(out / "results.parquet")
+    assert sorted(set(rows[rows.attack == "top-k"]["beta"])) == [1.0, 30.0]
+    assert rows[rows.attack == "random-sign"]["beta"].isna().all() and len(rows) == 2 * 3
+    capsys.readouterr()
+    assert cli.main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    header = printed.splitlines()[0].split()
+    assert {"images", "found", "n", "beta", "paired_n"} <= set(header)
+    assert "beta.html" in printed

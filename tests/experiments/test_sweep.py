@@ -246,3 +246,53 @@ def test_the_local_engine_never_imports_ray():
             "assert 'ray' not in sys.modules, 'ray was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_beta_and_k_are_axes_and_random_sign_runs_once(cnn, batch):
+    frame = fg.sweep(cnn, batch[:2], **{**GRID, "k": [20, 40], "beta": [1.0, 30.0]})
+    attacked, baseline = frame[frame.attack == "top-k"], frame[frame.attack == "random-sign"]
+    assert len(attacked) == 2 * 2 * 2 and sorted(set(attacked["beta"])) == [1.0, 30.0]
+    assert len(baseline) == 2 * 2 and baseline["beta"].isna().all()   # random sign has no beta
+    assert sorted(set(frame["k"])) == [20, 40] and not frame.duplicated([*KEY, "k", "beta"]).any()
+    for beta in (1.0, 30.0):
+        expected = fg.attack(cnn, batch[:2], attack="top-k", epsilon=8 / 255, steps=3, step_size=2 / 255,
+                             k=20, beta=beta)
+        got = attacked[(attacked.beta == beta) & (attacked.k == 20)].sort_values("image_id")
+        assert got["spearman"].tolist() == pytest.approx(expected.metrics["spearman"].tolist(), abs=1e-12)
+    one, two = (attacked[(attacked.beta == beta) & (attacked.k == 40)].sort_values("image_id")["dissimilarity"]
+                for beta in (1.0, 30.0))
+    assert one.tolist() != pytest.approx(two.tolist())   # beta changes the attack's steps
+
+
+def test_the_defaults_of_k_and_beta_are_recorded_and_resume(cnn, batch, tmp_path):
+    out = tmp_path / "out"
+    grid = {name: value for name, value in GRID.items() if name != "k"}
+    first = fg.sweep(cnn, batch[:2], out=out, figures=False, **grid)
+    assert set(first["k"]) == {fg.get_attack("top-k").parameter("k").default_for(16, 16)}
+    assert set(first[first.attack == "top-k"]["beta"]) == {10.0}
+    config = json.loads((out / "config.json").read_text())
+    assert config["grid"]["beta"] == [10.0] and "beta" not in config["settings"]
+    again = fg.sweep(cnn, batch[:2], out=out, figures=False, beta=[10.0, 3.0], **grid)
+    assert len(again) == 2 * 3 and again.attrs["complete"]
+    assert len(read_results(out)) == 2 * 3   # beta 10 was not run again
+    with pytest.raises(fg.ConfigError, match="beta must be > 0"):
+        fg.sweep(cnn, batch[:2], beta=[0.0], **grid)
+    with pytest.raises(fg.ConfigError, match="none of the attacks random-sign takes it"):
+        fg.sweep(cnn, batch[:2], **{**grid, "attacks": ["random-sign"], "beta": 3.0})
+
+
+def test_results_written_before_beta_was_an_axis_resume(cnn, batch, tmp_path):
+    """A folder of an earlier version: no beta column, k and beta among the settings."""
+    out = tmp_path / "out"
+    fg.sweep(cnn, batch[:2], out=out, figures=False, **GRID)
+    config = json.loads((out / "config.json").read_text())
+    config["settings"].update(k=40, beta=None)
+    for name in ("k", "beta"):
+        del config["grid"][name]
+    (out / "config.json").write_text(json.dumps(config))
+    for part in (out / "results.parquet").glob("part-*.parquet"):
+        pd.read_parquet(part).drop(columns="beta").to_parquet(part, index=False)
+    rows = read_results(out)
+    assert set(rows[rows.attack == "top-k"]["beta"]) == {10.0} and rows[rows.attack == "random-sign"]["beta"].isna().all()
+    again = fg.sweep(cnn, batch[:2], out=out, figures=False, **GRID)
+    assert again.attrs["complete"] and len(read_results(out)) == 4   # nothing computed twice
