@@ -9,11 +9,15 @@ from torch import nn
 from zennit.torchvision import ResNetCanonizer
 
 import fragility as fg
+from captum.attr import LRP as CaptumLRP
+from captum.attr._utils.lrp_rules import EpsilonRule
 from fragility.errors import ModelError
 from fragility.explainers import attribute, get_method, methods, saliency_map
 from fragility.explainers.lrp import twin
 from fragility.models.model import as_model
 from nets import make_cnn
+
+from ._reference import captum, close
 
 LRP = [name for name in methods() if name.startswith("lrp-")]
 MEAN, STD = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
@@ -170,6 +174,32 @@ def test_create_graph_differentiates_the_relevance_itself(name):
         plus = (spec.fn(model, x.detach() + step, None).attributions * v).sum()
         minus = (spec.fn(model, x.detach() - step, None).attributions * v).sum()
         torch.testing.assert_close(grad[index], (plus - minus) / (2 * h), rtol=1e-4, atol=1e-9)
+
+
+class MLP(nn.Module):
+    """Dense layers only: both composites below then use the epsilon rule in every layer."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(8)
+        self.fc1, self.relu1 = nn.Linear(3 * 6 * 6, 12), nn.ReLU()
+        self.fc2, self.relu2 = nn.Linear(12, 8), nn.ReLU()
+        self.fc3 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc3(self.relu2(self.fc2(self.relu1(self.fc1(x.flatten(1))))))
+
+
+@pytest.mark.parametrize("name", ["lrp-alpha-beta", "lrp-epsilon-gamma-box"])
+def test_equals_captum_epsilon_lrp_on_dense_layers(name):
+    # (their convolution and first-convolution rules, which captum lacks, are checked by hand above)
+    net, x = MLP().double().eval(), x6(3)
+    model = fg.wrap_model(net, mean=MEAN, std=STD)
+    normalised = (x - model.mean.double()) / model.std.double()
+    for layer in (net.fc1, net.fc2, net.fc3):
+        layer.rule = EpsilonRule(epsilon=1e-6)    # zennit's epsilon, as in our rules
+    expected = captum(CaptumLRP(net), normalised, target=net(normalised).argmax(1))
+    close(attribute(model, x, name).attributions, expected, rtol=1e-9)
 
 
 def with_batch_norm() -> nn.Sequential:
