@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
-from zennit.core import Composite
+from zennit.core import Composite, collect_leaves
 from zennit.canonizers import CompositeCanonizer, SequentialMergeBatchNorm
 from zennit.torchvision import ResNetBasicBlockCanonizer, ResNetBottleneckCanonizer
 from zennit.types import Linear as LinearLayer
@@ -132,7 +132,22 @@ def lrp(model, x, target, create_graph: bool,
 
 class MergeBatchNorm(SequentialMergeBatchNorm):
     """zennit's merge of a batch norm into the layer before it, with the emptied batch
-    norm an exact identity (zennit leaves its eps, so it computes x / sqrt(1 + eps))."""
+    norm an exact identity (zennit leaves its eps, so it computes x / sqrt(1 + eps)).
+
+    A batch norm without running statistics or without affine parameters stays as it is
+    (it passes relevance on unchanged, zennit's rule for batch norm).
+    """
+
+    def apply(self, root_module):
+        instances = []
+        leaves = list(collect_leaves(root_module))
+        for linear, batch_norm in zip(leaves, leaves[1:]):
+            if (isinstance(linear, self.linear_type) and isinstance(batch_norm, self.batch_norm_type)
+                    and batch_norm.running_var is not None and batch_norm.weight is not None):
+                instance = self.copy()
+                instance.register((linear,), batch_norm)
+                instances.append(instance)
+        return instances
 
     def register(self, linears, batch_norm):
         super().register(linears, batch_norm)

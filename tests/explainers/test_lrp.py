@@ -238,6 +238,14 @@ def test_batch_norm_is_merged_into_its_convolution(name, images):
     assert net[0].bias is None
 
 
+@pytest.mark.parametrize("batch_norm", [nn.BatchNorm2d(6, affine=False), nn.BatchNorm2d(6, track_running_stats=False)],
+                         ids=["no affine parameters", "no running statistics"])
+def test_a_batch_norm_that_cannot_be_merged_passes_relevance_on(batch_norm, images):
+    net = nn.Sequential(nn.Conv2d(3, 6, 3), batch_norm, nn.ReLU(), nn.Flatten(), nn.Linear(6 * 14 * 14, 4))
+    maps = fg.explain(net.double().eval(), images, "lrp-epsilon-plus-flat")
+    assert torch.isfinite(maps).all() and maps.std() > 0
+
+
 def test_the_canonizers_change_only_the_twin():
     """zennit merges batch norm by replacing .data: on the twin that never reaches the model."""
     net = with_batch_norm()
