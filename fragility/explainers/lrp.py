@@ -75,7 +75,9 @@ def twin(model: nn.Module) -> nn.Module:
     memo = {}
     for tensor in itertools.chain(model.parameters(), model.buffers()):
         alias = tensor.detach()
-        memo[id(tensor)] = nn.Parameter(alias, tensor.requires_grad) if isinstance(tensor, nn.Parameter) else alias
+        if isinstance(tensor, nn.Parameter):
+            alias = nn.Parameter(alias, tensor.requires_grad)
+        memo[id(tensor)] = alias
     try:
         return copy.deepcopy(model, memo)
     except Exception as error:

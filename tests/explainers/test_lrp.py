@@ -238,7 +238,8 @@ def test_batch_norm_is_merged_into_its_convolution(name, images):
     assert net[0].bias is None
 
 
-@pytest.mark.parametrize("batch_norm", [nn.BatchNorm2d(6, affine=False), nn.BatchNorm2d(6, track_running_stats=False)],
+@pytest.mark.parametrize("batch_norm", [nn.BatchNorm2d(6, affine=False),
+                                        nn.BatchNorm2d(6, track_running_stats=False)],
                          ids=["no affine parameters", "no running statistics"])
 def test_a_batch_norm_that_cannot_be_merged_passes_relevance_on(batch_norm, images):
     net = nn.Sequential(nn.Conv2d(3, 6, 3), batch_norm, nn.ReLU(), nn.Flatten(), nn.Linear(6 * 14 * 14, 4))
@@ -295,6 +296,7 @@ def test_resnet_additions_share_relevance_between_branches():
     torch.testing.assert_close(result.attributions.sum(dim=(1, 2, 3)), logit, rtol=1e-4, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_torchscript_models_get_a_clear_error(images):
     scripted = torch.jit.script(make_cnn())
     with pytest.raises(ModelError, match="TorchScript"):
