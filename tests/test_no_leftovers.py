@@ -27,16 +27,26 @@ def make_model():
     return net
 
 
+class Calls:
+    """A call count shared by a model and its copies (LRP runs a copy of the model)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 class Exploding(nn.Module):
     """Raises on its n-th forward call, like a model that fails in the middle of an attack."""
 
     def __init__(self, net, after):
         super().__init__()
-        self.net, self.after, self.calls = net, after, 0
+        self.net, self.after, self.calls = net, after, Calls()
 
     def forward(self, x):
-        self.calls += 1
-        if self.calls > self.after:
+        self.calls.count += 1
+        if self.calls.count > self.after:
             raise RuntimeError("model failed midway")
         return self.net(x)
 

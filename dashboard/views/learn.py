@@ -47,6 +47,13 @@ def render() -> None:
         "SmoothGrad averages it over noisy copies; the Attack page shows what the defence costs "
         "in faithfulness to the undefended map. The sidebar's **The paper's settings** button "
         f"applies the paper's values. {fg.PAPER.description}")
+    st.markdown(
+        "**Layer-wise relevance propagation (LRP)** hands the class score back through the "
+        "network layer by layer, each layer sharing what it received among its inputs by a rule "
+        "(z+, α2β1, γ, flat, z^B), so that the pixels' relevances add up to the score, less what "
+        "the biases keep (Bach et al., 2015). Dombrowski et al. (2019) showed that its maps can "
+        "be moved like the gradient's; the attack follows them on the softplus network, and "
+        "β-smoothing is the defence they proposed.")
     with st.expander("What changed since the first release, and how the numbers moved"):
         st.markdown(
             "- **Random sign** now redraws every step and keeps the best draw, as the authors "

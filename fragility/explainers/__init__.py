@@ -10,7 +10,7 @@ import torch
 
 from ..models.model import as_model, evaluation
 from ..validation import check_images
-from . import gradient, gradient_x_input, integrated_gradients, smoothgrad, deeplift, gradcam, guided_backprop, guided_gradcam  # noqa: F401,E501  (each import registers a method)
+from . import gradient, gradient_x_input, integrated_gradients, smoothgrad, deeplift, gradcam, guided_backprop, guided_gradcam, lrp  # noqa: F401,E501  (each import registers a method)
 from ._core import Explanation, saliency_map
 from .registry import Method, get_method, methods, register
 

@@ -12,7 +12,7 @@ def test_the_learn_page_explains_baselines_changes_and_every_method():
     at = open_page(AppTest.from_file(str(APP), default_timeout=120).run(), "learn")
     text = "\n".join(block.value for block in at.markdown)
     for phrase in ("Random sign", "Noise floor", "References", "Adebayo", "A model that lies",
-                   "One image can mislead"):
+                   "One image can mislead", "Layer-wise relevance propagation (LRP)"):
         assert phrase in text, phrase
     assert "What changed since the first release, and how the numbers moved" in [
         expander.label for expander in at.main.expander]
