@@ -9,7 +9,7 @@ import streamlit as st
 import fragility as fg
 
 from ..components import compute, figures, live, panels, state
-from ..components.choices import Choices
+from ..components.choices import Choices, adaptive_note
 
 PER_ROW = 4
 # Steps per method. Measured with scripts/compare_steps.py on the bundled model's generated
@@ -38,6 +38,8 @@ def render(choices: Choices) -> None:
                 "draws as steps, picked by the same measure). Ranked by **the effect beyond "
                 "chance**: how much lower the attack's Spearman rank correlation is than random "
                 "sign's.")
+    if choices.defence:
+        st.markdown(adaptive_note(choices))
     steps = int(st.number_input("Steps per method", 1, 2000, DEFAULT_STEPS, key="compare_steps",
                                 help=STABLE_NOTE))
     st.caption(STABLE_NOTE)
