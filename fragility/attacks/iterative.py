@@ -36,11 +36,10 @@ def run(setting: Setting, tracker: Tracker) -> None:
 
 
 def surrogate_gradient(setting: Setting, x: torch.Tensor, target: torch.Tensor, objective,
-                       options: dict | None = None) -> torch.Tensor:
-    """grad_x of sum D over the images `x`, through the method's smooth surrogate (with the
-    step's options, default the setting's)."""
+                       options: dict) -> torch.Tensor:
+    """grad_x of sum D over the images `x`, through the method's smooth surrogate with the
+    step's method options."""
     x = x.detach().requires_grad_(True)
-    options = setting.options if options is None else options
     explanation = setting.method.differentiable(setting.model, x, target, setting.beta, **options)
     dissimilarity = objective(saliency_map(explanation.attributions), explanation.logits)
     return gradient(dissimilarity.sum(), x)
