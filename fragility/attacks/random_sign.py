@@ -7,8 +7,9 @@ is compared with, among the candidates that keep the label:
 
 - `draws="every-step"` (the default): each candidate is an independent corner draw,
   x_t + eps * sign(noise), every pixel moved by the full eps (clipped to [0,1]). This is not
-  the authors' baseline: a corner draw has the largest L2 norm the eps-ball allows, so it is
-  a stronger baseline than their walk, and claims measured against it are conservative.
+  the authors' baseline: a corner draw has the largest L2 norm the eps-ball allows, and on
+  the bundled model it changes the maps more than their walk does (benchmarks/RESULTS.md,
+  "Random-sign baselines"), so claims measured against it are conservative.
 - `draws="walk"`: the authors' baseline. A cumulative walk of alpha-sized random sign steps,
   x <- x + step_size * sign(noise), projected onto the eps-ball and [0,1] after each step.
 - `draws="single"`: one corner draw (the weakest of the three).
