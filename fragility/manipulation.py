@@ -76,7 +76,7 @@ OBJECTIVES = {
 }
 TOP_SHARE = 0.1          # Heo et al.'s code: the top tenth of the pixels
 # When an image counts as fooled, per objective (Heo et al. count an image fooled when its
-# test measure passes a threshold; these thresholds are fragility's): more than half of the
+# test measure falls in a success range; these thresholds are fragility's choice): more than half of the
 # map in the region; fewer than half of the original top 10% of pixels still in the top 10%;
 # the center of mass moved by more than a tenth of the image's diagonal.
 FOOLED = {
