@@ -108,8 +108,9 @@ def attack_request(args: argparse.Namespace) -> dict:
     checked in the units it was typed in; masks and maps are resolved later (image size)."""
     spec = get_attack(args.attack)
     preset = PRESETS[args.preset].arguments(args.method) if args.preset else {"method_options": {}}
+    # A preset's None (k) is the default for the image, resolved by the attack itself.
     parameters = {name: value for name, value in preset.items()
-                  if name != "method_options" and spec.parameter(name) is not None}
+                  if name != "method_options" and value is not None and spec.parameter(name) is not None}
     for name, value in _given(args, "attack:").items():
         parameter = spec.parameter(name)
         if parameter is None:

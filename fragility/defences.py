@@ -11,9 +11,12 @@ A defence turns a method into another method (a `Method` like any other), so tha
   of the image.
 
 The class is always picked, and the label checked, on the real network: a defence changes
-only how the map is computed. An attack on a defended method differentiates the defended
-explanation itself (it is smooth already) for beta-smoothing, and the method's own
-surrogate on each noisy copy for SmoothGrad.
+only how the map is computed. Attacks on a defended method are adaptive (as in Dombrowski
+et al.): they differentiate the defended explanation itself (it is smooth already) for
+beta-smoothing, and the method's own surrogate on each noisy copy for SmoothGrad. By default
+SmoothGrad's noise is the same draw (its seed) at every attack step, so the attack fits that
+draw; `fresh_noise=True` draws new noise at every step instead (expectation over the noise,
+Athalye et al., 2018). The maps are scored with noise independent of both.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .explainers import Explanation, Method
+from .explainers.registry import step_seed
 from .explainers._core import pick_target
 from .explainers.smoothgrad import PIXEL_RANGE, noisy_copies
 from .registry import Parameter, Registry
@@ -119,8 +123,14 @@ def _smoothgrad(method: Method) -> Method:
     defended_method = _defended_method(method, spec, fn, surrogate,
                                        lambda beta: f"{method.surrogate_description(beta)}, on each "
                                                     "noisy copy")
+    def step_options(options, step):
+        if not options[PREFIX + "fresh_noise"]:
+            return options
+        return {**options, PREFIX + "seed": step_seed(options[PREFIX + "seed"], step)}
+
     return replace(defended_method, seed_options=(*method.seed_options, PREFIX + "seed"), groupable=False,
-                   points=lambda options: method.points(options) * options[PREFIX + "samples"] + 1)
+                   points=lambda options: method.points(options) * options[PREFIX + "samples"] + 1,
+                   step_options=step_options)
 
 
 def _defended_method(method: Method, spec: Defence, fn, surrogate, description) -> Method:
@@ -142,5 +152,8 @@ DEFENCES.add("smoothgrad", Defence(
     "Averages the method's map over noisy copies of the image (Smilkov et al., 2017).",
     (Parameter("samples", 16, "noisy copies averaged", kind="int", low=1, high=10_000, widget_high=200),
      Parameter("sigma", 0.1, "noise level as a fraction of the pixel range", low=0.0, high=10.0),
-     Parameter("seed", 0, "seed of the noise", kind="int", low=0, high=2**63 - 1, advanced=True)),
+     Parameter("seed", 0, "seed of the noise", kind="int", low=0, high=2**63 - 1, advanced=True),
+     Parameter("fresh_noise", False, "attacks: draw fresh noise at every step (expectation over "
+               "the noise, Athalye et al., 2018) instead of differentiating one fixed draw (the "
+               "seed's) at every step", kind="bool", advanced=True)),
     _smoothgrad))

@@ -24,7 +24,10 @@ PAPER = Preset(
     "paper", "The paper's settings",
     "Ghorbani, Abid & Zou (2019): P = 300 steps of alpha = 0.5/255 within eps = 8/255, "
     "integrated gradients with M = 100 points, k = 2% of the pixels (their top 1000 of "
-    "227x227).",
+    "227x227). The surrogate's beta stays at this project's 10, not the authors' 1 (their code "
+    "used Keras softplus), and it decides whether the attack works: on the bundled model the "
+    "Spearman rank correlation after the top-k attack is 0.86 at beta 1, 0.26 at 3, 0.14 at 10 "
+    "(lower: a stronger attack). Give beta=1 to run theirs.",
     MappingProxyType({"epsilon": 8 / 255, "steps": 300, "step_size": 0.5 / 255, "k": None}),
     MappingProxyType({"integrated-gradients": MappingProxyType({"steps": 100})}))
 

@@ -122,7 +122,10 @@ class Parameter:
 
 def check_parameters(declared: tuple[Parameter, ...], given: dict, owner: str,
                      height: int | None = None, width: int | None = None) -> dict:
-    """Every declared parameter's value (given or default), validated; unknown names raise."""
+    """Every declared parameter's value (given or default), validated; unknown names raise.
+
+    None for a parameter whose default depends on the image (k) means that default, so a
+    preset can say "2% of the pixels" without knowing the image."""
     names = {parameter.name for parameter in declared}
     unknown = sorted(set(given) - names)
     if unknown:
@@ -130,7 +133,9 @@ def check_parameters(declared: tuple[Parameter, ...], given: dict, owner: str,
                           f"{', '.join(sorted(names)) or 'none'}")
     values = {}
     for parameter in declared:
-        value = given[parameter.name] if parameter.name in given else parameter.default_for(height, width)
+        value = given.get(parameter.name)
+        if value is None and (parameter.name not in given or parameter.dynamic_default is not None):
+            value = parameter.default_for(height, width)   # None asks for a size-dependent default
         values[parameter.name] = parameter.check(value)
     return values
 

@@ -1,8 +1,10 @@
-"""The random-sign baseline as one draw and as the authors ran it (best of a draw per step).
+"""The random-sign baselines: one corner draw, the best of a corner draw per step (the
+default), and the authors' walk of step_size random sign steps (best iterate).
 
 Printed, as means over the images: Spearman / top-k intersection after the top-k attack,
-after one random-sign draw, and after the best label-keeping draw of one per step (by the
-top-k attack's own measure), for each method.
+after one random-sign draw, after the best label-keeping corner draw of one per step and
+after the best label-keeping iterate of the walk (both by the top-k attack's own measure),
+for each method, at eps 8/255 and step size 1/255 (the walk's).
 
     python scripts/random_sign_draws.py [--steps 100] [--images 8] [--methods gradient,deeplift]
 """
@@ -32,8 +34,10 @@ def main() -> None:
         single = fg.attack(model, images, method, "random-sign", criterion="top-k", draws="single",
                            steps=args.steps)
         best = fg.attack(model, images, method, "random-sign", criterion="top-k", steps=args.steps)
+        walk = fg.attack(model, images, method, "random-sign", criterion="top-k", draws="walk",
+                         steps=args.steps)
         print(f"{method:22} attack {scores(attack)}   one draw {scores(single)}   "
-              f"best of {args.steps} draws {scores(best)}", flush=True)
+              f"best of {args.steps} draws {scores(best)}   walk {scores(walk)}", flush=True)
 
 
 if __name__ == "__main__":

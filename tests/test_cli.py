@@ -131,6 +131,15 @@ def test_paper_preset_with_an_override(files, tmp_path):
     assert config["method_options"]["steps"] == 8 and record["random_sign"] is None
 
 
+def test_paper_preset_without_k_takes_two_percent_of_the_pixels(files, tmp_path):
+    model_path, image_path = files
+    out = tmp_path / "out"
+    assert cli.main(["attack", "--model", str(model_path), "--image", str(image_path), "--out", str(out),
+                     "--device", "cpu", "--preset", "paper", "--steps", "2", "--no-baseline"]) == 0
+    config = json.loads((out / "result.json").read_text())["config"]
+    assert config["k"] == round(0.02 * 16 * 16) and config["epsilon"] == pytest.approx(8 / 255)
+
+
 def test_smoothgrad_reports_its_noise_floor(files, tmp_path, capsys):
     out = tmp_path / "out"
     assert run_attack(files, out, "--method", "smoothgrad", "--smoothgrad-samples", "4", "--steps", "2") == 0

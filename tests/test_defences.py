@@ -56,3 +56,35 @@ def test_faithfulness_compares_with_the_undefended_map(cnn, images):
     sharp = fg.attack(cnn, images, steps=0, k=20, defence="beta-smoothing", defence_options={"beta": 1e4})
     assert (sharp.metrics["faithfulness_spearman"] > result.metrics["faithfulness_spearman"]).all()
     assert (sharp.metrics["faithfulness_spearman"] > 0.99).all()
+
+
+def _noise_seeds(monkeypatch, cnn, images, **defence_options):
+    """(seeds of the noise the attack differentiated, seeds of the noise it scored with)."""
+    import sys
+
+    defences = sys.modules["fragility.defences"]   # fg.defences is the function of that name
+    seen = []
+    original = defences.noisy_copies
+
+    def recording(x, samples, std, seed):
+        seen.append((x.requires_grad, seed))
+        return original(x, samples, std, seed)
+
+    monkeypatch.setattr(defences, "noisy_copies", recording)
+    fg.attack(cnn, images, steps=3, k=20, defence="smoothgrad",
+              defence_options={"samples": 2, "seed": 5, **defence_options})
+    return ([seed for differentiated, seed in seen if differentiated],
+            {seed for differentiated, seed in seen if not differentiated})
+
+
+def test_smoothgrad_noise_is_one_fixed_draw_per_attack_unless_fresh(monkeypatch, cnn, images):
+    from fragility.explainers.registry import scoring_seed
+
+    fixed, scored = _noise_seeds(monkeypatch, cnn, images)
+    assert fixed == [5, 5, 5]                      # every step fits the same noise
+    fresh, fresh_scored = _noise_seeds(monkeypatch, cnn, images, fresh_noise=True)
+    assert len(fresh) == 3 and len(set(fresh)) == 3 and 5 not in fresh[1:]
+    # The scoring noise is independent of both, and the same with or without fresh noise.
+    assert scoring_seed(5) in scored and fresh_scored == scored and not scored & set(fresh)
+    again, _ = _noise_seeds(monkeypatch, cnn, images, fresh_noise=True)
+    assert again == fresh                          # seeded: the same run draws the same noise

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import fragility as fg
-from fragility.manipulation import (CORNER_SHARE, REGIONS, add_arguments, evaluate, manipulate,
+from fragility.manipulation import (CORNER_SHARE, REGIONS, add_arguments, evaluate, fooling, manipulate,
                                     region_mask, run)
 from fragility.explainers import saliency_map
 from fragility.smooth import softplus_relu
@@ -184,3 +184,94 @@ def test_the_shipped_manipulated_model_keeps_its_accuracy_and_lies_in_its_maps()
     assert after["mass"].mean() > 0.5
     assert float(info["accuracy_after"]) >= float(info["accuracy_before"]) - 0.02
     assert float(info["mass_after"]) > 0.5
+
+
+def test_a_relu_networks_gradient_map_has_a_weight_gradient():
+    # The map is multilinear in the weights for a fixed activation pattern, not piecewise
+    # constant: the location penalty on the plain ReLU network has a non-zero weight gradient.
+    net = small_net()
+    images, labels = small_data(net, 4)
+    x = images.clone().requires_grad_(True)
+    score = net(x).gather(1, labels[:, None]).sum()
+    gradients, = torch.autograd.grad(score, x, create_graph=True)
+    penalty = -torch.log(saliency_map(gradients)[:, :4, :4].sum(dim=(1, 2))).mean()
+    weight_gradients = torch.autograd.grad(penalty, [net[0].weight, net[3].weight, net[7].weight])
+    assert all(float(g.abs().max()) > 1e-6 for g in weight_gradients)
+
+
+def test_beta_none_fine_tunes_the_plain_relu_network_as_heo_et_al():
+    net = small_net()
+    images, labels = small_data(net, 8)
+    result = manipulate(net, images, labels, steps=1, batch_size=8, beta=None)
+    gradients = fg.attribute(net, images, "gradient", target=labels).attributions   # real ReLU
+    mass = saliency_map(gradients)[:, :4, :4].sum(dim=(1, 2)).mean().item()
+    assert result.history[0]["mass"] == pytest.approx(mass, rel=1e-9)
+    assert result.config["beta"] is None
+    moved = manipulate(net, images, labels, steps=2, batch_size=8, beta=None)
+    assert moved.history[1]["mass"] > moved.history[0]["mass"]
+
+
+@pytest.mark.parametrize("objective", ["top-k", "center-mass"])
+def test_the_other_fooling_objectives_move_their_measure(objective):
+    net = small_net()
+    images, labels = small_data(net, 8)
+    result = manipulate(net, images, labels, steps=3, batch_size=8, lr=3e-3, objective=objective)
+    rows = result.history
+    assert result.config["objective"] == objective and result.config["region"] is None
+    if objective == "top-k":
+        # the first step's mass is the surrogate map's share on the original top 10% of pixels
+        with softplus_relu(10.0):
+            maps = saliency_map(fg.attribute(net, images, "gradient", target=labels).attributions)
+        original = fg.explain(net, images, "gradient", target=labels)
+        top = fg.metrics.top_k_mask(original, round(0.1 * 16 * 16))
+        batch = torch.randperm(8, generator=torch.Generator().manual_seed(0))
+        assert rows[0]["mass"] == pytest.approx((maps * top)[batch].sum(dim=(1, 2)).mean().item(), rel=1e-9)
+        assert rows[0]["penalty"] == pytest.approx(-math.log(1 - rows[0]["mass"]), rel=1e-9)
+        assert rows[-1]["mass"] < rows[0]["mass"]        # the map leaves the original top pixels
+    else:
+        assert rows[-1]["mass"] > rows[0]["mass"]        # the center moves away
+        assert rows[0]["penalty"] <= 0
+
+
+def test_fooling_success_rate_and_accuracy_drop_by_hand():
+    net = small_net()
+    images, labels = small_data(net, 6)
+    same = fooling(net, net, images, labels, "top-k")
+    assert same["fsr"] == 0 and same["accuracy_drop"] == 0 and bool((same["measure"] == 1).all())
+    assert fooling(net, net, images, labels, "center-mass")["fsr"] == 0
+    # A model that looks only at the top-left 4x4 corner: every map is inside it.
+    class Corner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3 * 4 * 4, 4).double()
+
+        def forward(self, x):
+            return self.linear(x[:, :, :4, :4].flatten(1))
+    corner = Corner()
+    fooled = fooling(net, corner, images, labels, "location", "top-left")
+    with torch.no_grad():
+        accuracy = (corner(images).argmax(dim=1) == labels).double().mean().item()
+    assert fooled["fsr"] == 1 and fooled["fooled"].all()
+    assert fooled["accuracy_after"] == pytest.approx(accuracy)
+    assert fooled["accuracy_drop"] == pytest.approx(1 - accuracy)
+    with pytest.raises(fg.ConfigError, match="'middle'.*location.*top-k.*center-mass"):
+        fooling(net, net, images, labels, "middle")
+    with pytest.raises(fg.ConfigError, match="objective"):
+        manipulate(net, images, labels, objective="middle", batch_size=2)
+
+
+def test_the_command_takes_an_objective_and_reports_the_fooling_success_rate(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    common = ["--steps", "2", "--train-images", "8", "--batch-size", "4", "--eval-images", "8",
+              "--objective", "top-k", "--relu"]
+    with pytest.raises(fg.ConfigError, match="needs --output"):
+        run(parser.parse_args(common))          # never over the shipped location-fooled model
+    output = tmp_path / "top-k.safetensors"
+    assert run(parser.parse_args([*common, "--output", str(output)])) == 0
+    card = (tmp_path / "MODEL_CARD-manipulated.md").read_text()
+    assert "--objective top-k" in card and "--relu" in card and "plain ReLU network" in card
+    model = fg.load_model("bundled", device="cpu", weights=output)
+    test_images, test_labels, _ = make_dataset(8, fg.manipulation.EVAL_SEED)
+    fooled = fooling(fg.load_model("bundled", device="cpu"), model, test_images, test_labels, "top-k")
+    assert f"| Fooling Success Rate (fewer than half" in card and f"**{fooled['fsr']:.1%}**" in card

@@ -82,6 +82,18 @@ def test_the_paper_preset():
     assert fg.PRESETS["paper"] is fg.PAPER
 
 
+def test_the_paper_preset_runs_through_the_api_with_k_two_percent_of_the_pixels(cnn, images):
+    arguments = {**fg.PAPER.arguments("integrated-gradients"), "steps": 1,
+                 "method_options": {"steps": 4}}
+    result = fg.attack(cnn, images[:1], method="integrated-gradients", **arguments)
+    assert result.config["k"] == round(0.02 * 16 * 16)
+    assert result.config["step_size"] == pytest.approx(0.5 / 255)
+
+
+def test_k_none_means_the_image_dependent_default(cnn, images):
+    assert fg.attack(cnn, images[:1], steps=1, k=None).config["k"] == 5
+
+
 def test_the_readme_tables_are_the_generated_ones():
     from pathlib import Path
 

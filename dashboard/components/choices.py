@@ -262,6 +262,20 @@ def _defence(choices: Choices) -> None:
                                            choices)
 
 
+def adaptive_note(choices: Choices) -> str:
+    """One line saying how a defence is attacked ("" without a defence)."""
+    if choices.defence is None:
+        return ""
+    title = fg.get_defence(choices.defence).title
+    note = (f"**Adaptive attack:** the attack differentiates the map with {title} on, not the "
+            "undefended one, as Dombrowski et al. (2019) did")
+    if "fresh_noise" in {p.name for p in fg.get_defence(choices.defence).parameters}:
+        note += ("; fresh noise at every step (expectation over the noise)"
+                 if choices.defence_options.get("fresh_noise") else
+                 "; the same noise draw at every step (*Fresh noise* draws new noise each step)")
+    return note + "."
+
+
 def _attack(choices: Choices) -> None:
     st.header("Attack")
     names = fg.attacks()

@@ -9,7 +9,7 @@ import streamlit as st
 import fragility as fg
 
 from ..components import compute, details, export, figures, live, panels, state
-from ..components.choices import Choices
+from ..components.choices import Choices, adaptive_note
 from ..components.failures import escape
 
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
@@ -24,6 +24,8 @@ def render(choices: Choices) -> None:
     method, attack = fg.get_method(choices.method), fg.get_attack(choices.attack)
     st.markdown(f"**{method.title}** under **{attack.title}**, "
                 f"ε = {choices.epsilon255:g}/255, {choices.steps} steps")
+    if choices.defence:
+        st.markdown(adaptive_note(choices))
     key = state.config_key(choices.key_parts())
     run_column, note_column, opacity_column = st.columns([1.2, 3, 1.6], vertical_alignment="center")
     opacity = opacity_column.slider("Map opacity over the image", 0.0, 1.0, 0.65, 0.05,
@@ -141,6 +143,8 @@ def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: fl
 def baseline_name(choices: Choices) -> str:
     """Which random-sign baseline a chart or card shows."""
     arguments = choices.baseline_arguments()
+    if arguments.get("draws") == "walk":
+        return f"random sign (best of a {arguments['steps']}-step walk)"
     if arguments.get("draws") == "single" or arguments["steps"] <= 1:
         return "random sign (one draw)"
     return f"random sign (best of {arguments['steps']} draws)"

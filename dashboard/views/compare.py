@@ -12,7 +12,7 @@ import fragility as fg
 from fragility.chance import GAPS, RANKINGS, beyond_chance, missing_note
 
 from ..components import compute, figures, live, panels, state
-from ..components.choices import Choices
+from ..components.choices import Choices, adaptive_note
 
 PER_ROW = 4
 RANK_COLUMNS = {"mean": "mean of both gaps", "spearman": "Δ Spearman", "top_k_intersection": "Δ top-k"}
@@ -45,6 +45,8 @@ def render(choices: Choices) -> None:
                 "ranks yet lose every top pixel). No gap where either side kept no label.")
     by = _rank_choice()
     st.caption(f"Ranked by {RANKINGS[by]}.")
+    if choices.defence:
+        st.markdown(adaptive_note(choices))
     steps = int(st.number_input("Steps per method", 1, 2000, DEFAULT_STEPS, key="compare_steps",
                                 help=STABLE_NOTE))
     st.caption(STABLE_NOTE)

@@ -37,7 +37,12 @@ def render(choices: Choices) -> None:
     st.caption(f"Region: {where}, {_share(region):.2%} of the pixels. Measured on "
                f"{info['eval_images']} fresh generated images by `fragility manipulate`, on the "
                "real ReLU networks, with the simple gradient's map of the true class; the two "
-               f"models agree on {float(info['agreement']):.2%} of the predictions. The numbers "
+               f"models agree on {float(info['agreement']):.2%} of the predictions. As Heo et al. "
+               f"report it: a **Fooling Success Rate** of {float(info['majority_after']):.1%} (the "
+               "images with more than half of the map in the region) for an accuracy drop of "
+               f"{100 * (float(info['accuracy_before']) - float(info['accuracy_after'])):.2f} points. "
+               "The map was differentiated in the weights on a softplus copy of the network, a "
+               "choice (Heo et al. used the ReLU network itself). The numbers "
                "and the command are in the model card, "
                "`fragility/assets/models/MODEL_CARD-manipulated.md`.")
 

@@ -25,7 +25,8 @@ def run(setting: Setting, tracker: Tracker) -> None:
     x = setting.images
     for step in range(1, setting.steps + 1):
         # One double backprop through the surrogate per group ...
-        grad = torch.cat([surrogate_gradient(setting, x[group], setting.target[group], objective)
+        options = setting.method.options_at(setting.options, step)
+        grad = torch.cat([surrogate_gradient(setting, x[group], setting.target[group], objective, options)
                           for group, objective in zip(groups, objectives)])
         x = signed_step(x, grad, setting, bounds)
         # ... and one forward + backward of the real network to check the candidate.
@@ -34,9 +35,11 @@ def run(setting: Setting, tracker: Tracker) -> None:
             return
 
 
-def surrogate_gradient(setting: Setting, x: torch.Tensor, target: torch.Tensor, objective) -> torch.Tensor:
-    """grad_x of sum D over the images `x`, through the method's smooth surrogate."""
+def surrogate_gradient(setting: Setting, x: torch.Tensor, target: torch.Tensor, objective,
+                       options: dict) -> torch.Tensor:
+    """grad_x of sum D over the images `x`, through the method's smooth surrogate with the
+    step's method options."""
     x = x.detach().requires_grad_(True)
-    explanation = setting.method.differentiable(setting.model, x, target, setting.beta, **setting.options)
+    explanation = setting.method.differentiable(setting.model, x, target, setting.beta, **options)
     dissimilarity = objective(saliency_map(explanation.attributions), explanation.logits)
     return gradient(dissimilarity.sum(), x)

@@ -35,6 +35,9 @@ class Method:
     # deterministic method. Attacks score a stochastic method with noise independent of the
     # noise they optimised against (see `scoring_options`).
     seed_options: tuple[str, ...] = ()
+    # step_options(options, step): the options attack step `step` differentiates with, where
+    # they change per step (the SmoothGrad defence's fresh_noise: a new noise seed each step).
+    step_options: Callable[[dict, int], dict] | None = None
 
     @property
     def options(self) -> dict:
@@ -48,6 +51,10 @@ class Method:
     def scoring_options(self, options: dict) -> dict:
         """`options` with every seed replaced by one drawn from another stream, for scoring."""
         return {**options, **{name: scoring_seed(options[name]) for name in self.seed_options}}
+
+    def options_at(self, options: dict, step: int) -> dict:
+        """The options of attack step `step` (the same every step unless the method says)."""
+        return options if self.step_options is None else self.step_options(options, step)
 
     def check(self, options: dict) -> dict:
         """Every option (given or default), validated; unknown option names are an error."""
@@ -85,6 +92,11 @@ def scoring_seed(seed: int) -> int:
     """A seed for scoring noise, from a stream no user seed shares (a fixed odd multiplier
     mod 2^63 maps seeds one-to-one, far from the small seeds people type)."""
     return (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**63
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The noise seed of attack step `step` under fresh noise (step 0: the seed itself)."""
+    return (seed + step * 0xBF58476D1CE4E5B9) % 2**63
 
 
 def get_method(name: str) -> Method:

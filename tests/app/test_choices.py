@@ -98,6 +98,16 @@ def test_the_paper_preset_sets_the_paper_values(app):
     assert app.number_input(key="option:integrated-gradients:steps").value == 100
 
 
+def test_the_paper_preset_runs_an_attack_on_the_page(app):
+    app.selectbox(key="method").set_value("integrated-gradients").run()
+    app.number_input(key="k").set_value(7).run()
+    app.button(key="preset_paper").click().run()
+    app.number_input(key="option:integrated-gradients:steps").set_value(4).run()
+    config = run_attack(app, 1).result[0].config
+    assert config["k"] == round(0.02 * 64 * 64) and config["step_size"] == pytest.approx(0.5 / 255)
+    assert config["epsilon"] == pytest.approx(8 / 255) and config["method_options"]["steps"] == 4
+
+
 def test_a_chosen_class_is_explained(app):
     labels = fg.load_model("bundled").labels
     app.selectbox(key="target_class").set_value(3).run()

@@ -34,6 +34,9 @@ def test_the_page_shows_both_models_accuracy_and_map_mass_from_the_card(app):
     assert metrics["Accuracy, manipulated model"] == f"{float(info['accuracy_after']):.2%}"
     assert metrics["Gradient map in the region, manipulated"] == f"{float(info['mass_after']):.1%}"
     assert "Heo, Joo & Moon" in " ".join(m.value for m in app.markdown)
+    caption = " ".join(c.value for c in app.main.caption)
+    assert f"Fooling Success Rate** of {float(info['majority_after']):.1%}" in caption
+    assert "a choice" in caption
     assert not app.error
 
 

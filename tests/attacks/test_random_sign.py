@@ -79,3 +79,59 @@ def test_not_found_when_every_draw_changes_the_label():
     assert not result.found.any() and torch.equal(result.perturbed, images)
     assert result.labels_kept.all()   # the original stands in, with its own label
     assert result.summary()["found"] == [False]
+
+
+def _setting(cnn, images, **values):
+    """The Setting of a random-sign run on `images`, for looking at its candidates."""
+    from fragility.attacks.api import _check_values
+    from fragility.attacks.registry import get_attack
+    from fragility.attacks.setting import Setting
+    from fragility.explainers import get_method
+
+    spec = get_attack("random-sign")
+    checked = _check_values(spec, values, *images.shape[-2:])
+    return Setting(cnn, get_method("gradient"), {}, images, None, checked, {})
+
+
+def test_the_walk_is_cumulative_inside_the_eps_ball_and_the_unit_box(images, cnn):
+    from fragility.attacks.random_sign import candidates
+
+    eps, alpha = 8 / 255, 1 / 255
+    walk = list(candidates(_setting(cnn, images, draws="walk", epsilon=eps, step_size=alpha, steps=40, seed=2)))
+    assert len(walk) == 40
+    previous = images
+    for x in walk:
+        assert (x - images).abs().max() <= eps + 1e-12 and x.min() >= 0 and x.max() <= 1
+        assert (x - previous).abs().max() <= alpha + 1e-12      # one alpha step from the last
+        previous = x
+    # Cumulative: it gets further than one step, and each iterate moves on from the previous.
+    assert (walk[-1] - images).abs().max() > 4 * alpha
+    away = (walk[-1] - images).abs()
+    assert float((away > 2 * alpha).double().mean()) > 0.3
+    # Inside the box and the ball every pixel moved by exactly alpha from the previous iterate.
+    inner = (walk[-2] - images).abs() < eps - alpha
+    inner &= (walk[-2] > alpha) & (walk[-2] < 1 - alpha)
+    assert inner.any()
+    assert torch.allclose((walk[-1] - walk[-2]).abs()[inner], torch.full_like(walk[-1][inner], alpha))
+
+
+def test_the_walk_is_seeded_and_the_attack_keeps_its_best_iterate(images, cnn):
+    first = attack(cnn, images, attack="random-sign", draws="walk", k=20, steps=5, seed=7)
+    again = attack(cnn, images, attack="random-sign", draws="walk", k=20, steps=5, seed=7)
+    other = attack(cnn, images, attack="random-sign", draws="walk", k=20, steps=5, seed=8)
+    assert torch.equal(first.perturbed, again.perturbed)
+    assert not torch.equal(first.perturbed, other.perturbed)
+    assert first.config["draws"] == "walk" and first.config["step_size"] == 1 / 255
+    assert (first.perturbed - images).abs().max() <= 5 / 255 + 1e-12   # 5 steps of 1/255
+    for i in range(3):
+        kept = [row["current_dissimilarity"][i] for row in first.history if row["current_labels_kept"][i]]
+        assert first.metrics["dissimilarity"][i].item() == max(kept)
+
+
+def test_corner_draws_are_not_cumulative(images, cnn):
+    from fragility.attacks.random_sign import candidates
+
+    eps = 8 / 255
+    inner = eps + images * (1 - 2 * eps)
+    for x in candidates(_setting(cnn, inner, draws="every-step", epsilon=eps, steps=3)):
+        assert torch.allclose((x - inner).abs(), torch.full_like(inner, eps), atol=1e-12)

@@ -16,7 +16,7 @@ from fragility.errors import ConfigError, InputError
     ({"epsilno": 0.1}, r"attack\(\) has no parameter epsilno; attack parameters: .*epsilon"),
     ({"attack": "random-sign", "criterion": "nope"}, r"unknown criterion 'nope'.*top-k.*mass-center"),
     ({"attack": "random-sign", "criterion": "targeted"}, r"'targeted' criterion needs region="),
-    ({"attack": "random-sign", "draws": "two"}, r"unknown draws 'two'.*every-step, single"),
+    ({"attack": "random-sign", "draws": "two"}, r"unknown draws 'two'.*every-step, walk, single"),
     ({"target": [0, 1]}, r"target needs one class per image \(3\) or one for all, got 2"),
     ({"defence": "armour"}, r"unknown defence 'armour'.*beta-smoothing.*smoothgrad"),
     ({"defence_options": {"beta": 1.0}}, r"defence_options given without a defence"),
