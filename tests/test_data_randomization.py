@@ -194,3 +194,27 @@ def test_the_shuffled_label_checkpoint_against_its_control():
     assert not below["smoothgrad"] and abs(gaps["smoothgrad"]) < 0.05, gaps
     for name in result.methods:       # far below 1 for every method: 1 is not the comparison
         assert result.metrics[name]["spearman"].mean() < 0.55, name
+
+
+def test_the_command_prints_the_shuffled_and_the_control_similarity(tmp_path, capsys):
+    from fragility import cli
+
+    paths = [str(sample.path) for sample in fg.samples("synthetic")[:2]]
+    out = tmp_path / "record.json"
+    assert cli.main(["data-randomization", "--image", paths[0], "--image", paths[1], "--methods",
+                     "gradient,gradcam", "--device", "cpu", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    images = torch.stack([fg.load_image(path, size=64) for path in paths])
+    expected = fg.data_randomization(fg.load_model("bundled", device="cpu"),
+                                     fg.load_model("bundled-shuffled", device="cpu"), images,
+                                     methods=["gradient", "gradcam"],
+                                     control_model=fg.load_model("bundled-control", device="cpu"))
+    shuffled = float(expected.metrics["gradient"]["spearman"].mean())
+    control = float(expected.control_metrics["gradient"]["spearman"].mean())
+    row = next(line for line in printed.splitlines() if line.startswith("| gradient |"))
+    assert row.startswith(f"| gradient | {shuffled:.2f} / {control:.2f} |")
+    assert row.endswith("| yes |" if expected.below_control()["gradient"] else "| no |")
+    record = json.loads(out.read_text())
+    assert record["config"]["control_model"] == "bundled-control"
+    assert record["below_control"] == expected.below_control()
+    assert cli.main(["data-randomization", "--image", paths[0], "--methods", "gradient,,x"]) == 2
