@@ -18,8 +18,8 @@ What is approximated, and how:
   dashboard use a few thousand training images, separate from the scored ones).
 - H is damped: (H + lambda I)^-1, lambda = `damping` times the mean eigenvalue of H
   (trace(H) / P, so the choice is scale-free; default 0.1). On a confident classifier
-  most eigenvalues of H are far below any such lambda (on the bundled model about 1,200
-  of its 1,290 with 3,072 images), so in those directions lambda, not the data, sets the
+  most eigenvalues of H are far below any such lambda (on the bundled model 1,200 of its
+  1,290 with 2,048 images), so in those directions lambda, not the data, sets the
   scores. `damping_sensitivity` says how much: the rank correlation of the scores at
   lambda/10 and 10 lambda with those at lambda.
 - The influence function itself is first order (an infinitesimal up-weighting) and assumes
@@ -70,10 +70,10 @@ from .models.model import Model, as_model, evaluation
 from .smooth import DEFAULT_BETA, describe, softplus_relu
 from .validation import check_images, check_number
 
-# lambda = DEFAULT_DAMPING x the mean eigenvalue of H. On the bundled model (3,072 training
-# images) that is 1.0e-4, with 1,198 of the 1,290 eigenvalues below it; the rank correlation
-# of the scores at lambda/10 and 10 lambda with lambda's is about 0.62 either way, and much
-# the same for any fraction from 0.01 to 1 (benchmarks/RESULTS.md, "Influence damping").
+# lambda = DEFAULT_DAMPING x the mean eigenvalue of H. On the bundled model (H from 2,048
+# training images) that is 1.1e-4, with 1,200 of the 1,290 eigenvalues below it; the rank
+# correlation of the scores at lambda/10 and 10 lambda with lambda's is about 0.62 either
+# way (benchmarks/RESULTS.md, "Influence damping").
 DEFAULT_DAMPING = 0.1
 SENSITIVITY_FACTOR = 10.0   # damping_sensitivity compares lambda / 10 and 10 lambda with lambda
 DEFAULT_GAMMA = 1.0
