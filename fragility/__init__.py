@@ -22,7 +22,7 @@ from .samples import Sample, get_sample, samples
 from .sanity import (DataRandomizationResult, SanityResult, cascading_randomization,
                      data_randomization, independent_randomization, parameterised_layers)
 from .data import training_set
-from .influence import InfluenceResult, influence_attack, influence_scores
+from .influence import InfluenceResult, damping_sensitivity, influence_attack, influence_scores
 
 __all__ = [
     "PAPER", "PRESETS", "AttackResult", "ConfigError", "FragilityError", "InputError", "Model",
@@ -31,7 +31,7 @@ __all__ = [
     "get_sample", "independent_randomization", "interruptible", "Interrupted", "load_image",
     "load_labels", "ModelFile", "load_model", "methods", "metrics",
     "models", "parameterised_layers", "predict", "samples", "sweep", "wrap_model",
-    "InfluenceResult", "influence_attack", "influence_scores", "training_set",
+    "InfluenceResult", "damping_sensitivity", "influence_attack", "influence_scores", "training_set",
     "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",
     "manipulate", "manipulation",
 ]

@@ -1,5 +1,5 @@
-"""Command line: `fragility attack | sweep | report | influence | manipulate | train-bundled |
-dashboard | bench`.
+"""Command line: `fragility attack | sweep | report | influence | data-randomization |
+manipulate | train-bundled | dashboard | bench`.
 
 `fragility attack` writes the perturbed image, a side-by-side panel and a JSON record of
 the run; every error the API raises on purpose becomes one line and exit code 2.
@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import cli_flags as flags
 from . import cli_report as report
-from . import influence_cli, manipulation
+from . import influence_cli, manipulation, sanity_cli
 from .errors import ConfigError, FragilityError
 from .experiments import commands as experiment_commands
 
@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "functions) and write a strip image and a JSON record to --out.")
     influence_cli.add_arguments(influence)
     influence.set_defaults(handler=influence_cli.run)
+
+    randomisation = commands.add_parser(
+        "data-randomization", help="compare each method's maps on the trained, the shuffled-label "
+                                   "and the control model (Adebayo et al.)",
+        description="Adebayo et al.'s data randomisation test: each method's maps on the trained model "
+                    "against the shuffled-label model's and the control model's; prints the table.")
+    sanity_cli.add_arguments(randomisation)
+    randomisation.set_defaults(handler=sanity_cli.run)
 
     manipulate = commands.add_parser(
         "manipulate", help="fine-tune a copy of the bundled model so its gradient maps point "

@@ -24,12 +24,14 @@ BUNDLED_SEED = 0
 BUNDLED_STEPS = 600
 BUNDLED_BATCH_SIZE = 128
 TRAINING_MODELS = ("bundled",)
+# Training images the Hessian of the influence scores is averaged over (`hessian_sample`).
+DEFAULT_HESSIAN_IMAGES = 2048
 
 
-def training_set(model: str = "bundled", n: int = 1000, seed: int | None = None
+def training_set(model: str = "bundled", n: int = 1000, seed: int | None = None, start: int = 0
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `n` training images of `model` and their labels: ((n,3,64,64) float32 in
-    [0,1], (n,) long).
+    [0,1], (n,) long); with `start`, images start .. start + n - 1 of the run instead.
 
     seed: the training seed (`fragility train-bundled --seed`); None means 0, the seed of the
     shipped checkpoint (its model card), so the images are ones it was trained on. Another
@@ -42,15 +44,28 @@ def training_set(model: str = "bundled", n: int = 1000, seed: int | None = None
                           f"got {model!r}")
     total = BUNDLED_STEPS * BUNDLED_BATCH_SIZE
     n = check_number(n, "n (training images)", low=1, high=total, integer=True)
+    start = check_number(start, "start (first training image)", low=0, high=total - n, integer=True)
     seed = BUNDLED_SEED if seed is None else check_number(
         seed, "seed (training seed)", low=0, high=training._MAX_SEED, integer=True)
     block_size = BUNDLED_BATCH_SIZE * training._STEPS_PER_BLOCK
+    first = start // block_size
     images, labels = [], []
-    for block in range(-(-n // block_size)):
+    for block in range(first, -(-(start + n) // block_size)):
         block_images, block_labels, _ = make_dataset(block_size, training._block_seed(seed, block), INPUT_SIZE)
         images.append(block_images)
         labels.append(block_labels)
-    return torch.cat(images)[:n], torch.cat(labels)[:n]
+    offset = start - first * block_size
+    return torch.cat(images)[offset:offset + n], torch.cat(labels)[offset:offset + n]
+
+
+def hessian_sample(model: str = "bundled", n: int = DEFAULT_HESSIAN_IMAGES, seed: int | None = None
+                   ) -> torch.Tensor:
+    """(n,3,64,64) training images to average the influence scores' Hessian over: the last n
+    the training run drew, so they are not among the first images `training_set` returns
+    (the scored candidates) as long as candidates + n <= 76,800."""
+    total = BUNDLED_STEPS * BUNDLED_BATCH_SIZE
+    n = check_number(n, "n (Hessian images)", low=1, high=total, integer=True)
+    return training_set(model, n=n, seed=seed, start=total - n)[0]
 
 
 def dataset_mean(seed: int = BUNDLED_SEED, steps: int = BUNDLED_STEPS,

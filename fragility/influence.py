@@ -8,7 +8,23 @@ example z lowers the loss at z_test (z is helpful), a negative one that it raise
 theta is the weight and bias of the final nn.Linear (the layer whose output is the model's
 output), as in the paper and Koh & Liang's Inception experiment: the network below it is a
 fixed feature map phi. L(z_test) is the cross-entropy at the model's predicted label; H is
-the exact Hessian of the mean training cross-entropy with respect to theta.
+the Hessian of the mean training cross-entropy with respect to theta, averaged over a sample
+of training images (`hessian_images`; by default the scored ones).
+
+What is approximated, and how:
+- Only theta moves: the influence of a training image on the rest of the network is not
+  modelled (the features phi stay fixed).
+- H is the mean over the Hessian sample, not over the whole training set (the CLI and the
+  dashboard use a few thousand training images, separate from the scored ones).
+- H is damped: (H + lambda I)^-1, lambda = `damping` times the mean eigenvalue of H
+  (trace(H) / P, so the choice is scale-free; default 0.1). On a confident classifier
+  most eigenvalues of H are far below any such lambda (on the bundled model 1,200 of its
+  1,290 with 2,048 images), so in those directions lambda, not the data, sets the
+  scores. `damping_sensitivity` says how much: the rank correlation of the scores at
+  lambda/10 and 10 lambda with those at lambda.
+- The influence function itself is first order (an infinitesimal up-weighting) and assumes
+  theta minimises the damped training loss, which a network trained by SGD does not exactly.
+Given those, the closed forms below are computed exactly (one eigendecomposition, float64).
 
 Softmax cross-entropy on a linear layer over fixed features has closed forms. With
 phi~ = (phi, 1) (no 1 when the layer has no bias) and p = softmax(W phi + b):
@@ -17,10 +33,11 @@ phi~ = (phi, 1) (no 1 when the layer has no bias) and p = softmax(W phi + b):
     H = mean_i (diag(p_i) - p_i p_i^T) kron phi~_i phi~_i^T       (CD x CD)
 
 H is positive semi-definite and singular (adding one vector to every class's row of (W, b)
-leaves the softmax unchanged), so damping > 0 is required; H + damping I is the exact Hessian
-of the training loss plus damping/2 ||theta||^2. It is factorised once (Cholesky, float64)
-and solved for every training example at once; only the test point's gradient changes
-afterwards, which is what the attack moves.
+leaves the softmax unchanged), so damping > 0 is required; H + lambda I is the Hessian of the
+sampled training loss plus lambda/2 ||theta||^2. H is decomposed once (eigh, float64; the
+rounding errors below 0 set to 0) and (H + lambda I)^-1 grad L(z) solved for every scored
+training example at once; only the test point's gradient changes afterwards, which is what
+the attack moves. The same decomposition gives the scores at lambda/10 and 10 lambda.
 
 The attack lowers the top-k influence: the total score of the k training examples that were
 most helpful for the original image, with each score vector scaled to unit length (as
@@ -53,7 +70,12 @@ from .models.model import Model, as_model, evaluation
 from .smooth import DEFAULT_BETA, describe, softplus_relu
 from .validation import check_images, check_number
 
-DEFAULT_DAMPING = 1e-3
+# lambda = DEFAULT_DAMPING x the mean eigenvalue of H. On the bundled model (H from 2,048
+# training images) that is 1.1e-4, with 1,200 of the 1,290 eigenvalues below it; the rank
+# correlation of the scores at lambda/10 and 10 lambda with lambda's is about 0.62 either
+# way (benchmarks/RESULTS.md, "Influence damping").
+DEFAULT_DAMPING = 0.1
+SENSITIVITY_FACTOR = 10.0   # damping_sensitivity compares lambda / 10 and 10 lambda with lambda
 DEFAULT_GAMMA = 1.0
 # theta larger than this makes the exact (theta x theta) Hessian too big for a laptop
 # (5,000^2 float64 values are 200 MB); the bundled model's last layer has 10 x 129 = 1,290.
@@ -178,35 +200,73 @@ def hessian(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     return result
 
 
-class TrainingInfluence:
-    """(H + damping I)^-1 grad_theta L(z) for every training example z, computed once.
+def _features_and_logits(model: Model, layer: LastLayer, images: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """phi~ (float64) and logits of many images, in batches, without autograd."""
+    features, logits = [], []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], BATCH_SIZE):
+            batch_features, batch_logits = _forward(model, layer, images[start:start + BATCH_SIZE].to(model.device))
+            features.append(_augmented(batch_features, layer))
+            logits.append(batch_logits)
+    return torch.cat(features), torch.cat(logits)
 
-    scores() then needs only the test point's gradient: one (N,P) x (P,n) product.
+
+class TrainingInfluence:
+    """(H + lambda I)^-1 grad_theta L(z) for every scored training example z, computed once.
+
+    H is averaged over `hessian_images` (None: the scored images); lambda = damping x the
+    mean eigenvalue of H. scores() then needs only the test point's gradient: one
+    (N,P) x (P,n) product.
     """
 
     def __init__(self, model: Model, layer: LastLayer, train_images: torch.Tensor,
-                 train_labels: torch.Tensor, damping: float):
+                 train_labels: torch.Tensor, damping: float, hessian_images: torch.Tensor | None = None):
         self.layer = layer
-        features, logits = [], []
-        with torch.no_grad():
-            for start in range(0, train_images.shape[0], BATCH_SIZE):
-                batch = train_images[start:start + BATCH_SIZE].to(model.device)
-                batch_features, batch_logits = _forward(model, layer, batch)
-                features.append(_augmented(batch_features, layer))
-                logits.append(batch_logits)
-        features, logits = torch.cat(features), torch.cat(logits)
-        damped = hessian(logits, features)
-        damped.diagonal().add_(damping)
-        factor, info = torch.linalg.cholesky_ex(damped)
-        if int(info) != 0:
-            raise ConfigError(f"H + damping I is not positive definite at damping={damping:g} "
-                              "(features too large or not finite); use a larger damping")
+        features, logits = _features_and_logits(model, layer, train_images)
+        if hessian_images is None:
+            sample_features, sample_logits = features, logits
+        else:
+            sample_features, sample_logits = _features_and_logits(model, layer, hessian_images)
+        curvature = hessian(sample_logits, sample_features)
+        if not bool(torch.isfinite(curvature).all()):
+            raise ModelError("the Hessian of the last layer is not finite (the features overflow)")
+        eigenvalues, self.eigenvectors = torch.linalg.eigh(curvature)
+        self.eigenvalues = eigenvalues.clamp_min(0.0)
+        self.mean_eigenvalue = float(self.eigenvalues.mean())
+        if not self.mean_eigenvalue > 0:
+            raise ModelError("the Hessian of the last layer is zero (constant features or "
+                             "one-hot predictions everywhere), so damping relative to it is undefined")
+        self.damping = damping * self.mean_eigenvalue       # lambda, in H's units
+        self.hessian_size = int(sample_features.shape[0])
         train_gradients = loss_gradients(logits, train_labels.to(logits.device), features)
-        self.directions = torch.cholesky_solve(train_gradients.T, factor)    # (P, n)
+        self._train_projected = train_gradients @ self.eigenvectors           # (n, P)
+        self.directions = self.eigenvectors @ (self._train_projected / (self.eigenvalues + self.damping)).T
 
     def scores(self, logits: torch.Tensor, labels: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """(N, n) float64 scores of test points given their logits, explained labels and features."""
         return loss_gradients(logits, labels, _augmented(features, self.layer)) @ self.directions
+
+    def scores_at(self, logits: torch.Tensor, labels: torch.Tensor, features: torch.Tensor,
+                  damping: float) -> torch.Tensor:
+        """The scores with another lambda (absolute), from the same decomposition."""
+        projected = loss_gradients(logits, labels, _augmented(features, self.layer)) @ self.eigenvectors
+        return (projected / (self.eigenvalues + damping)) @ self._train_projected.T
+
+    def sensitivity(self, logits: torch.Tensor, labels: torch.Tensor, features: torch.Tensor
+                    ) -> dict[str, torch.Tensor]:
+        """Spearman of the scores at lambda / 10 and 10 lambda with those at lambda: (N,) each."""
+        ranks = average_ranks(self.scores_at(logits, labels, features, self.damping))
+        return {name: correlation(ranks, average_ranks(self.scores_at(logits, labels, features,
+                                                                      self.damping * factor)))
+                for name, factor in (("tenth", 1 / SENSITIVITY_FACTOR), ("tenfold", SENSITIVITY_FACTOR))}
+
+    def describe(self) -> dict:
+        """JSON-able facts about H and lambda, for a run's configuration."""
+        return {"hessian_images": self.hessian_size, "damping_absolute": self.damping,
+                "mean_eigenvalue": self.mean_eigenvalue, "largest_eigenvalue": float(self.eigenvalues.max()),
+                "eigenvalues_below_damping": int((self.eigenvalues < self.damping).sum()),
+                "theta_size": int(self.eigenvalues.numel())}
 
 
 def _training_data(model: Model, train_images, train_labels, classes: int
@@ -236,7 +296,8 @@ def _float_dtype(model: nn.Module, fallback: torch.dtype) -> torch.dtype:
     return fallback
 
 
-def _prepare(model, test_images, train_images, train_labels, damping, name="test_images"):
+def _prepare(model, test_images, train_images, train_labels, damping, hessian_images,
+             name="test_images"):
     """Validated inputs and theta's layer; test images on the model's device and dtype."""
     model = as_model(model)
     test_images = check_images(test_images, name=name)
@@ -246,28 +307,56 @@ def _prepare(model, test_images, train_images, train_labels, damping, name="test
     layer = last_linear_layer(model, test_images[:1])
     train_images, train_labels = _training_data(model, train_images, train_labels,
                                                 layer.module.out_features)
-    return model, layer, test_images, train_images, train_labels, damping
+    if hessian_images is not None:
+        hessian_images = check_images(hessian_images, name="hessian_images").detach().to(dtype=dtype)
+    return model, layer, test_images, train_images, train_labels, damping, hessian_images
+
+
+def _influence(model, layer, test_images, train_images, train_labels, damping, hessian_images
+               ) -> tuple[TrainingInfluence, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The solved training side and (features, logits) of the test images in batches."""
+    influence = TrainingInfluence(model, layer, train_images, train_labels, damping, hessian_images)
+    with torch.no_grad():
+        batches = [_forward(model, layer, test_images[start:start + BATCH_SIZE])
+                   for start in range(0, test_images.shape[0], BATCH_SIZE)]
+    return influence, batches
 
 
 def influence_scores(model: nn.Module, test_images: torch.Tensor, train_images: torch.Tensor,
-                     train_labels, damping: float = DEFAULT_DAMPING) -> torch.Tensor:
+                     train_labels, damping: float = DEFAULT_DAMPING,
+                     hessian_images: torch.Tensor | None = None) -> torch.Tensor:
     """(N_test, N_train) float64 influence scores, on the model's device.
 
-    score = grad_theta L(z_test)^T (H + damping I)^-1 grad_theta L(z) with theta the final
-    linear layer's weight and bias, L(z_test) the cross-entropy at the predicted label and H
-    the exact Hessian of the mean training cross-entropy. Positive: up-weighting the training
-    example lowers the test loss (helpful); negative: harmful. Exact: one Cholesky solve.
+    score = grad_theta L(z_test)^T (H + lambda I)^-1 grad_theta L(z) with theta the final
+    linear layer's weight and bias, L(z_test) the cross-entropy at the predicted label, H
+    the Hessian of the mean cross-entropy over `hessian_images` (None: over `train_images`,
+    right when they are the whole training set; when they are a few candidates, pass a
+    large sample of the training set) and lambda = damping x the mean eigenvalue of H.
+    Positive: up-weighting the training example lowers the test loss (helpful); negative:
+    harmful. See the module docstring for what this approximates.
     """
-    model, layer, test_images, train_images, train_labels, damping = _prepare(
-        model, test_images, train_images, train_labels, damping)
+    model, layer, test_images, train_images, train_labels, damping, hessian_images = _prepare(
+        model, test_images, train_images, train_labels, damping, hessian_images)
     with evaluation(model):
-        influence = TrainingInfluence(model, layer, train_images, train_labels, damping)
-        scores = []
-        with torch.no_grad():
-            for start in range(0, test_images.shape[0], BATCH_SIZE):
-                features, logits = _forward(model, layer, test_images[start:start + BATCH_SIZE])
-                scores.append(influence.scores(logits, logits.argmax(dim=1), features))
-        return torch.cat(scores)
+        influence, batches = _influence(model, layer, test_images, train_images, train_labels,
+                                        damping, hessian_images)
+        return torch.cat([influence.scores(logits, logits.argmax(dim=1), features)
+                          for features, logits in batches])
+
+
+def damping_sensitivity(model: nn.Module, test_images: torch.Tensor, train_images: torch.Tensor,
+                        train_labels, damping: float = DEFAULT_DAMPING,
+                        hessian_images: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """How much lambda sets the ranking: {"tenth": (N,), "tenfold": (N,)}, the Spearman rank
+    correlation of each test image's scores at lambda / 10 and at 10 lambda with its scores
+    at lambda (arguments as `influence_scores`). 1: the ranking does not depend on lambda."""
+    model, layer, test_images, train_images, train_labels, damping, hessian_images = _prepare(
+        model, test_images, train_images, train_labels, damping, hessian_images)
+    with evaluation(model):
+        influence, batches = _influence(model, layer, test_images, train_images, train_labels,
+                                        damping, hessian_images)
+        parts = [influence.sensitivity(logits, logits.argmax(dim=1), features) for features, logits in batches]
+    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
 
 
 # ---------------------------------------------------------------- the attack
@@ -289,6 +378,10 @@ class InfluenceResult:
                                       # top-k influence (False: `perturbed` is the original)
     metrics: dict[str, torch.Tensor]  # spearman, top_k_intersection, top_k_influence_before/after
     baseline: InfluenceResult | None = None
+    # {"tenth": (N,), "tenfold": (N,)}: Spearman of the original scores at lambda / 10 and
+    # 10 lambda with those at lambda (`damping_sensitivity`); how much the damping, not the
+    # data, sets the ranking that the attack moves.
+    damping_sensitivity: dict[str, torch.Tensor] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)   # one JSON-able row per step
     config: dict = field(default_factory=dict)
     surrogate: str = ""
@@ -300,7 +393,8 @@ class InfluenceResult:
         values = {name: value.tolist() for name, value in self.metrics.items()}
         record = {**values, "labels": self.labels.tolist(), "perturbed_labels": self.perturbed_labels.tolist(),
                   "labels_kept": self.labels_kept.tolist(), "found": self.found.tolist(),
-                  "steps_run": self.steps_run, "stopped_early": self.stopped_early}
+                  "steps_run": self.steps_run, "stopped_early": self.stopped_early,
+                  "damping_sensitivity": {name: value.tolist() for name, value in self.damping_sensitivity.items()}}
         if self.baseline is not None:
             record["random_sign"] = self.baseline.summary()
         return record
@@ -407,18 +501,22 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
                      epsilon: float = 8 / 255, steps: int = 100, step_size: float = 1 / 255, k: int = 5,
                      seed: int = 0, callback: Callable[[int, dict], object] | None = None,
                      damping: float = DEFAULT_DAMPING, beta: float = DEFAULT_BETA,
-                     gamma: float = DEFAULT_GAMMA, baseline: bool = True) -> InfluenceResult:
+                     gamma: float = DEFAULT_GAMMA, baseline: bool = True,
+                     hessian_images: torch.Tensor | None = None) -> InfluenceResult:
     """Attack the influence-function explanation of `model` on `images` (Ghorbani et al., 2019).
 
     Algorithm 1 with the dissimilarity "total influence, at the perturbed image, of the k
     training examples that were most helpful for the original" (`top_k_influence`, score
     vectors scaled to unit length), lowered: signed steps of `step_size` along the gradient
     of -top_k_influence + gamma * log p(original label), taken with ReLU -> softplus(beta),
-    each projected onto the L-inf ball of radius `epsilon` and [0,1]. Every iterate is scored
+    each projected onto the L-inf ball of radius `epsilon` and [0,1] (steps=1 with
+    step_size=epsilon is the paper's attack: one signed step of the full budget). Every iterate is scored
     on the real network and, per image, the label-keeping iterate with the lowest top-k
     influence is kept (`found` False: none kept the label and lowered it; `perturbed` is
-    then the original). Scores are `influence_scores` at the original predicted label;
-    (H + damping I)^-1 grad L(z) is computed once for the training set.
+    then the original). Scores are `influence_scores` at the original predicted label
+    (damping and hessian_images as there); (H + lambda I)^-1 grad L(z) is computed once for
+    the training set. `result.damping_sensitivity` says how much lambda sets the original
+    ranking.
 
     baseline: also run random sign of the same epsilon as `result.baseline` (a fresh sign
     draw per step, as many draws as the attack ran steps, the best label-keeping draw by the
@@ -427,8 +525,8 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     "original_scores"); returning False stops the attack, and the baseline then runs its
     draws without the callback.
     """
-    model, layer, images, train_images, train_labels, damping = _prepare(
-        model, images, train_images, train_labels, damping, name="images")
+    model, layer, images, train_images, train_labels, damping, hessian_images = _prepare(
+        model, images, train_images, train_labels, damping, hessian_images, name="images")
     epsilon = check_number(epsilon, "epsilon", low=0.0, high=1.0)
     steps = check_number(steps, "steps", low=0, integer=True)
     step_size = check_number(step_size, "step_size", low=0.0, low_inclusive=False, high=1.0)
@@ -441,11 +539,12 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     box = _Box(images, epsilon, step_size)
 
     with evaluation(model):
-        influence = TrainingInfluence(model, layer, train_images, train_labels, damping)
+        influence = TrainingInfluence(model, layer, train_images, train_labels, damping, hessian_images)
         with torch.no_grad():
             features, logits = _forward(model, layer, images)
         labels = logits.argmax(dim=1)
         original_scores = influence.scores(logits, labels, features)
+        sensitivity = influence.sensitivity(logits, labels, features)
         attack = _Tracker(images, original_scores, labels, k, "attack", callback)
         _descend(model, layer, influence, box, steps, beta, gamma, attack)
         random = None
@@ -457,13 +556,14 @@ def influence_attack(model: nn.Module, images: torch.Tensor, train_images: torch
     config = {
         "attack": "influence", "epsilon": epsilon, "steps": steps, "step_size": step_size, "k": k,
         "beta": beta, "gamma": gamma, "damping": damping, "seed": seed, "model": model.name, "layer": layer.name,
-        "theta_size": layer.size, "train_size": int(train_images.shape[0]),
+        "train_size": int(train_images.shape[0]), **influence.describe(),
         "dissimilarity": DISSIMILARITY, "images": int(images.shape[0]),
         "image_size": list(images.shape[-2:]), "device": str(images.device),
         "dtype": str(images.dtype).replace("torch.", ""),
     }
     surrogate = describe(beta)
     result = _result(attack, original_scores, config, surrogate)
+    result.damping_sensitivity = sensitivity
     if random is not None:
         random_config = {**config, "attack": "random-sign", "steps": random.steps_run,
                          "dissimilarity": DISSIMILARITY + " (measured, not optimised)"}

@@ -10,7 +10,11 @@ trained weights.
 Data randomisation: `data_randomization` compares each method's maps on a model and on
 the same architecture trained on randomly permuted labels (the bundled one is
 `load_model("bundled-shuffled")`). A map that looks the same on both does not depend on
-what the labels taught the model.
+what the labels taught the model. Two networks trained on the true labels do not give
+identical maps either, so the shuffled model's similarity is compared with a control's:
+the same architecture trained by the shuffled model's recipe on the true labels, with
+another seed (`load_model("bundled-control")`). A method passes where the shuffled model's
+maps are less like the trained model's than the control's are.
 
 Both compare maps by the measures of the paper: Spearman rank correlation of the
 saliency maps (absolute values) and of the signed attributions (no absolute values),
@@ -92,13 +96,17 @@ class SanityResult:
 
 @dataclass
 class DataRandomizationResult:
-    """Each method's maps on the trained and on the shuffled-label model, and how alike they are.
+    """Each method's maps on the trained, the shuffled-label and the control model, and how
+    alike they are.
 
-    `metrics[method][name]` (N,) compares the two models' maps. `noise_floor[method][name]`
-    (N,) is the trained model compared with itself: the same method run again with fresh
-    noise where the method draws noise (SmoothGrad), exactly 1 for deterministic methods
-    (NaN where a map is constant). Maps that depend on what the model learned from the
-    labels sit well below their noise floor.
+    `metrics[method][name]` (N,) compares the trained and the shuffled model's maps;
+    `control_metrics[method][name]` (N,) the trained and the control model's (empty without
+    a control): the level the shuffled model is compared with. A method whose maps depend
+    on what the labels taught sits below its control (`below_control`).
+    `noise_floor[method][name]` (N,) is the trained model compared with itself: the same
+    method again with fresh noise where it draws noise (SmoothGrad), exactly 1 for
+    deterministic methods (NaN where a map is constant): the method's own repeatability,
+    not a control.
     """
     methods: list[str]                          # in the order run
     original_maps: dict[str, torch.Tensor]      # method -> (N,H,W) on the trained model
@@ -110,14 +118,46 @@ class DataRandomizationResult:
     shuffled_predicted: torch.Tensor            # (N,) the shuffled-label model's predictions
     config: dict = field(default_factory=dict)
     stopped_early: bool = False
+    control_maps: dict[str, torch.Tensor] = field(default_factory=dict)   # method -> (N,H,W)
+    control_metrics: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    control_predicted: torch.Tensor | None = None   # (N,) the control model's predictions
+
+    def control_gap(self, metric: str = "spearman") -> dict[str, torch.Tensor]:
+        """Per method, (N,) control similarity minus shuffled similarity: > 0 where the
+        shuffled model's map is less like the trained model's than the control's is."""
+        if not self.control_metrics:
+            raise ConfigError("this data randomisation ran without a control model; pass "
+                              "control_model= (for the bundled model: load_model(\"bundled-control\"))")
+        if metric not in METRICS:
+            raise unknown_name("metric", metric, list(METRICS))
+        return {method: self.control_metrics[method][metric] - self.metrics[method][metric]
+                for method in self.methods}
+
+    def below_control(self, metric: str = "spearman", z: float = 2.0) -> dict[str, bool]:
+        """The verdict per method: the shuffled model's maps are less like the trained model's
+        than the control's, by more than `z` standard errors of the mean paired difference
+        over the images (False with fewer than two images: one image decides nothing)."""
+        verdicts = {}
+        for method, gap in self.control_gap(metric).items():
+            gap = gap[~gap.isnan()]
+            if len(gap) < 2:
+                verdicts[method] = False
+                continue
+            error = float(gap.std()) / len(gap) ** 0.5
+            verdicts[method] = float(gap.mean()) > z * error
+        return verdicts
 
     def summary(self) -> dict:
-        """JSON-able: {method: {"metrics": {name: [per image]}, "noise_floor": {...}}, ...}."""
+        """JSON-able: {method: {"metrics": {name: [per image]}, "control": {...},
+        "noise_floor": {...}}, ...}."""
         return {"methods": {method: {"metrics": _lists(self.metrics[method]),
+                                     "control": _lists(self.control_metrics.get(method, {})),
                                      "noise_floor": _lists(self.noise_floor[method])}
                             for method in self.methods},
                 "labels": self.labels.tolist(), "predicted": self.predicted.tolist(),
                 "shuffled_predicted": self.shuffled_predicted.tolist(),
+                "control_predicted": None if self.control_predicted is None else self.control_predicted.tolist(),
+                "below_control": self.below_control() if self.control_metrics else None,
                 "stopped_early": self.stopped_early}
 
 
@@ -161,65 +201,97 @@ def independent_randomization(model: nn.Module, images: torch.Tensor, method: st
 def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torch.Tensor,
                        methods: list[str] | None = None, target=None,
                        method_options: dict[str, dict] | None = None, k: int | None = None,
-                       callback: Callable[[int, dict], object] | None = None
-                       ) -> DataRandomizationResult:
-    """Adebayo et al.'s data randomisation test: each method on `model` and `shuffled_model`.
+                       callback: Callable[[int, dict], object] | None = None,
+                       control_model: nn.Module | None = None) -> DataRandomizationResult:
+    """Adebayo et al.'s data randomisation test: each method on `model` and `shuffled_model`,
+    against a control.
 
     shuffled_model: the same architecture trained on permuted labels (for the bundled
-    model, `load_model("bundled-shuffled")`). Both explain the same class: `target` (an
-    int or one per image), else the trained model's prediction. methods: names (default:
-    every registered method); method_options: {method: {option: value}}; k as in the
-    model randomisation (default 5% of the pixels). callback(index, row) after each
-    method, row = {"index", "method", metric: [per image], "noise_floor": {...},
-    "original_maps", "shuffled_maps"}; returning False stops after that method.
+    model, `load_model("bundled-shuffled")`). control_model: the same architecture trained
+    by the shuffled model's recipe on the true labels, with another seed (for the bundled
+    model, `load_model("bundled-control")`); its maps' similarity to the trained model's is
+    what the shuffled model's is compared with (`result.below_control()`). All explain the
+    same class: `target` (an int or one per image), else the trained model's prediction.
+    methods: names (default: every registered method); method_options: {method: {option:
+    value}}; k as in the model randomisation (default 5% of the pixels). callback(index,
+    row) after each method, row = {"index", "method", metric: [per image], "control":
+    {...}, "noise_floor": {...}, "original_maps", "shuffled_maps", "control_maps"};
+    returning False stops after that method.
     """
     names = _choose_methods(methods)
     options = _method_options(names, method_options)
     if callback is not None and not callable(callback):
         raise ConfigError(f"callback must be callable(index, row) or None, got {type(callback).__name__}")
     model, shuffled_model = as_model(model), as_model(shuffled_model)
+    control_model = None if control_model is None else as_model(control_model)
     images = check_images(images).detach().to(model.device)
     height, width = images.shape[-2:]
     k = _top_k(k, height, width)
-    with evaluation(model), evaluation(shuffled_model), torch.no_grad():
-        logits = model(images)
-        shuffled_logits = shuffled_model(images.to(shuffled_model.device))
-    if shuffled_logits.shape != logits.shape:
-        raise ModelError(f"the shuffled-label model must have the model's {logits.shape[1]} "
-                         f"classes, it has {shuffled_logits.shape[1]}")
+    logits = _logits(model, images)
     predicted = logits.argmax(dim=1)
-    shuffled_predicted = shuffled_logits.argmax(dim=1).to(model.device)
+    shuffled_predicted = _other_predictions(shuffled_model, images, logits, "shuffled-label")
+    control_predicted = (None if control_model is None
+                         else _other_predictions(control_model, images, logits, "control"))
     labels = pick_target(logits, target)
 
-    result = DataRandomizationResult([], {}, {}, {}, {}, labels, predicted, shuffled_predicted)
+    result = DataRandomizationResult([], {}, {}, {}, {}, labels, predicted, shuffled_predicted,
+                                     control_predicted=control_predicted)
     for index, name in enumerate(names, start=1):
         trained = attribute(model, images, name, target=labels, **options[name])
-        shuffled = attribute(shuffled_model, images.to(shuffled_model.device), name,
-                             target=labels.to(shuffled_model.device), **options[name])
+        shuffled = _attributions(shuffled_model, images, name, labels, options[name])
         again = _fresh_noise(model, images, name, labels, options[name], trained)
         result.methods.append(name)
         result.original_maps[name] = saliency_map(trained.attributions)
-        result.shuffled_maps[name] = saliency_map(shuffled.attributions).to(model.device)
-        result.metrics[name] = similarity(trained.attributions,
-                                          shuffled.attributions.to(model.device), k)
+        result.shuffled_maps[name] = saliency_map(shuffled)
+        result.metrics[name] = similarity(trained.attributions, shuffled, k)
         result.noise_floor[name] = similarity(trained.attributions, again, k)
+        if control_model is not None:
+            control = _attributions(control_model, images, name, labels, options[name])
+            result.control_maps[name] = saliency_map(control)
+            result.control_metrics[name] = similarity(trained.attributions, control, k)
         if callback is not None:
             row = {"index": index, "method": name, **_lists(result.metrics[name]),
+                   "control": _lists(result.control_metrics.get(name, {})),
                    "noise_floor": _lists(result.noise_floor[name]),
                    "original_maps": result.original_maps[name],
-                   "shuffled_maps": result.shuffled_maps[name]}
+                   "shuffled_maps": result.shuffled_maps[name],
+                   "control_maps": result.control_maps.get(name)}
             if callback(index, row) is False:
                 result.stopped_early = True
                 break
     result.config = {
         "test": "data randomisation", "model": model.name, "shuffled_model": shuffled_model.name,
+        "control_model": None if control_model is None else control_model.name,
         "methods": names, "method_options": jsonable(options),
         "target": None if target is None else labels.tolist(), "k": k, "images": len(images),
         "image_size": [height, width], "device": str(images.device),
         "noise_floor": "the trained model against itself, with independent noise for methods "
                        "that draw noise (the attacks' scoring seeds); identical maps for the others",
+        "control": "the trained model against the control model (the shuffled model's recipe on "
+                   "the true labels, another seed): the level the shuffled model is compared with",
     }
     return result
+
+
+def _logits(model: Model, images: torch.Tensor) -> torch.Tensor:
+    with evaluation(model), torch.no_grad():
+        return model(images.to(model.device))
+
+
+def _other_predictions(other: Model, images: torch.Tensor, logits: torch.Tensor, role: str) -> torch.Tensor:
+    """The predictions of the shuffled or control model, on the trained model's device."""
+    other_logits = _logits(other, images)
+    if other_logits.shape != logits.shape:
+        raise ModelError(f"the {role} model must have the model's {logits.shape[1]} "
+                         f"classes, it has {other_logits.shape[1]}")
+    return other_logits.argmax(dim=1).to(logits.device)
+
+
+def _attributions(other: Model, images: torch.Tensor, method: str, labels: torch.Tensor,
+                  options: dict) -> torch.Tensor:
+    """`method`'s attributions on another model, back on the images' device."""
+    return attribute(other, images.to(other.device), method, target=labels.to(other.device),
+                     **options).attributions.to(images.device)
 
 
 def similarity(original: torch.Tensor, other: torch.Tensor, k: int) -> dict[str, torch.Tensor]:

@@ -95,6 +95,44 @@ def test_random_sign_baseline_draws_full_size_noise(run):
     assert "random_sign" in result.summary() and result.summary()["random_sign"]["found"] == baseline.found.tolist()
 
 
+def test_the_papers_single_step_moves_every_pixel_by_the_full_budget():
+    # Ghorbani et al.'s influence attack: one signed step of size eps (steps=1, step_size=eps).
+    net = make_cnn(seed=1)
+    train, labels, test = data()
+    result = fg.influence_attack(net, test, train, labels, epsilon=8 / 255, steps=1, step_size=8 / 255, k=4)
+    assert result.steps_run == 1 and len(result.history) == 1 and result.baseline.steps_run == 1
+    assert result.config["steps"] == 1 and result.config["step_size"] == result.config["epsilon"]
+    assert bool(result.found.any())
+    moved, original = result.perturbed[result.found], test[result.found]
+    up, down = (original + 8 / 255).clamp(0, 1), (original - 8 / 255).clamp(0, 1)
+    assert bool((torch.isclose(moved, up) | torch.isclose(moved, down)).all())
+    kept = result.found
+    assert bool((result.metrics["top_k_influence_after"][kept] < result.metrics["top_k_influence_before"][kept]).all())
+
+
+def test_the_result_says_how_much_the_damping_sets_the_ranking(run):
+    net, train, labels, test, result, _ = run
+    expected = fg.damping_sensitivity(net, test, train, labels)
+    assert set(result.damping_sensitivity) == {"tenth", "tenfold"}
+    for name, value in expected.items():
+        torch.testing.assert_close(result.damping_sensitivity[name], value)
+    assert result.summary()["damping_sensitivity"]["tenth"] == expected["tenth"].tolist()
+    config = result.config
+    assert config["hessian_images"] == 30 and config["theta_size"] == 5 * 129
+    assert config["damping_absolute"] == pytest.approx(config["damping"] * config["mean_eigenvalue"])
+    assert 0 <= config["eigenvalues_below_damping"] <= config["theta_size"]
+
+
+def test_a_separate_hessian_sample_is_used_and_recorded():
+    net = make_cnn(seed=2)
+    train, labels, test = data(1)
+    sample, _, _ = data(5, n_train=50)
+    result = fg.influence_attack(net, test, train, labels, steps=2, k=3, hessian_images=sample)
+    assert result.config["hessian_images"] == 50
+    torch.testing.assert_close(result.original_scores,
+                               fg.influence_scores(net, test, train, labels, hessian_images=sample))
+
+
 def test_same_config_same_result():
     net = make_cnn(seed=2)
     train, labels, test = data(1)

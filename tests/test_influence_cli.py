@@ -8,20 +8,21 @@ import pytest
 from PIL import Image
 
 import fragility as fg
-from fragility import cli, influence_cli
+from fragility import cli, data, influence_cli
 
 IMAGE = next(sample for sample in fg.samples("synthetic") if sample.name.startswith("shape_star"))
 
 
 def run(tmp_path, *extra):
     return cli.main(["influence", "--image", str(IMAGE.path), "--train", "30", "--k", "3",
-                     "--out", str(tmp_path / "out"), "--device", "cpu", *extra])
+                     "--hessian-images", "100", "--out", str(tmp_path / "out"), "--device", "cpu", *extra])
 
 
 def test_writes_a_strip_and_a_record_that_match_the_api(tmp_path, capsys):
     assert run(tmp_path, "--steps", "4", "--epsilon", "6", "--seed", "2") == 0
     out = tmp_path / "out"
-    assert f"wrote {out / 'strip.png'}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'strip.png'}" in printed
     strip = Image.open(out / "strip.png")
     assert strip.width == influence_cli.GAP * 2 + 7 * (influence_cli.TILE + influence_cli.GAP)
     record = json.loads((out / "result.json").read_text())
@@ -32,7 +33,13 @@ def test_writes_a_strip_and_a_record_that_match_the_api(tmp_path, capsys):
     model = fg.load_model("bundled", device="cpu")
     image = fg.load_image(IMAGE.path, size=64)[None]
     train, labels = fg.training_set("bundled", n=30)
-    expected = fg.influence_attack(model, image, train, labels, epsilon=6 / 255, steps=4, k=3, seed=2)
+    sample = data.hessian_sample("bundled", n=100)
+    expected = fg.influence_attack(model, image, train, labels, epsilon=6 / 255, steps=4, k=3, seed=2,
+                                   hessian_images=sample)
+    assert config["hessian_images"] == 100
+    assert record["damping_sensitivity"] == pytest.approx(
+        {name: value[0].item() for name, value in expected.damping_sensitivity.items()})
+    assert influence_cli.sensitivity_line(expected) in printed
     assert record["metrics"] == pytest.approx({name: value[0].item() for name, value in expected.metrics.items()})
     assert record["random_sign"]["metrics"]["top_k_intersection"] == \
         pytest.approx(expected.baseline.metrics["top_k_intersection"][0].item())
@@ -57,6 +64,7 @@ def test_no_perturbation_found_is_said(tmp_path, capsys):
     (["--train", "0"], "n (training images) must be >= 1"),
     (["--k", "31"], "k (number of top features) must be <= 30"),
     (["--damping", "0"], "damping must be > 0"),
+    (["--train", "76750"], "--train 76750 plus --hessian-images 100 exceed the 76,800 images"),
     (["--image", "/nonexistent/none.png"], "none.png"),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, extra, message):
@@ -65,10 +73,18 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, extra, message):
     assert err.startswith("fragility: error: ") and message in err
 
 
+def test_single_step_is_the_papers_one_signed_step_of_epsilon(tmp_path):
+    assert run(tmp_path, "--single-step", "--epsilon", "8", "--steps", "30") == 0
+    record = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert record["config"]["steps"] == 1 and record["config"]["step_size"] == record["config"]["epsilon"] == 8 / 255
+    assert record["steps_run"] == 1 and len(record["random_sign_history"]) == 1
+
+
 def test_help_lists_the_options(capsys):
     with pytest.raises(SystemExit):
         cli.main(["influence", "--help"])
     text = capsys.readouterr().out
-    for option in ("--train", "--train-seed", "--epsilon", "--steps", "--k", "--gamma", "--damping", "--out"):
+    for option in ("--train", "--train-seed", "--epsilon", "--steps", "--k", "--gamma", "--damping", "--out",
+                   "--hessian-images", "--single-step"):
         assert option in text
     assert "influence" in cli.build_parser().format_help()

@@ -76,3 +76,23 @@ def test_more_images_than_a_block_continue_with_the_next_block(monkeypatch):
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(fg.ConfigError, match=message):
         fg.training_set(**{"model": "bundled", "n": 4, **arguments})
+
+
+def test_start_picks_later_images_of_the_run(monkeypatch):
+    monkeypatch.setattr(data, "BUNDLED_BATCH_SIZE", 4)    # blocks of 32 images, cheap to render
+    images, labels = fg.training_set("bundled", n=5, seed=3, start=30)
+    first, first_labels, _ = make_dataset(32, training._block_seed(3, 0), INPUT_SIZE)
+    second, second_labels, _ = make_dataset(32, training._block_seed(3, 1), INPUT_SIZE)
+    assert torch.equal(images, torch.cat([first[30:], second[:3]]))
+    assert torch.equal(labels, torch.cat([first_labels[30:], second_labels[:3]]))
+    with pytest.raises(fg.ConfigError, match="start"):
+        fg.training_set("bundled", n=5, start=600 * 4 - 4)
+
+
+def test_the_hessian_sample_is_the_last_images_of_the_run(monkeypatch):
+    monkeypatch.setattr(data, "BUNDLED_BATCH_SIZE", 4)
+    sample = data.hessian_sample("bundled", n=40, seed=3)
+    last = 600 // training._STEPS_PER_BLOCK - 1          # the run's last block of 32
+    expected = torch.cat([make_dataset(32, training._block_seed(3, block), INPUT_SIZE)[0]
+                          for block in (last - 1, last)])[-40:]
+    assert torch.equal(sample, expected)

@@ -6,6 +6,7 @@ from safetensors import safe_open
 
 import fragility
 from fragility.errors import ConfigError
+from fragility.models.bundled import CONTROL_PATH
 from fragility.synthetic import CLASS_NAMES
 from fragility.training import (_MAX_SEED, _MAX_STEPS, _STEPS_PER_BLOCK, EVAL_SEED, _block_seed,
                                 add_arguments, evaluate, run, train)
@@ -47,3 +48,43 @@ def test_training_never_draws_the_evaluation_seed():
 def test_bad_arguments(kwargs):
     with pytest.raises(ConfigError):
         train(**kwargs)
+
+
+def test_the_control_fits_the_true_labels_of_the_shuffled_models_images_with_its_recipe():
+    from fragility.training import shuffled_training_set, train_shuffled
+
+    images, true, shuffled = shuffled_training_set(16, seed=0)
+    control = train_shuffled(16, max_steps=6, batch_size=8, seed=1, target_accuracy=None,
+                             data_seed=0, true_labels=True)
+    assert len(control.losses) == 6 and control.epochs == 3       # no early stop: exactly 6 steps
+    again = train_shuffled(16, max_steps=6, batch_size=8, seed=1, target_accuracy=None,
+                           data_seed=0, true_labels=True)
+    assert control.losses == again.losses                         # deterministic
+    twin = train_shuffled(16, max_steps=6, batch_size=8, seed=1, target_accuracy=None, data_seed=0)
+    assert control.losses[0] != twin.losses[0]                    # other labels, same images
+    normalised = fragility.training._normalise(images)
+    assert control.train_accuracy == fragility.training._accuracy(control.net, normalised, true)
+    assert twin.train_accuracy == fragility.training._accuracy(twin.net, normalised, shuffled)
+
+
+def test_the_shipped_control_was_made_by_the_control_recipe():
+    info = fragility.checkpoint_info("bundled-control")
+    shuffled = fragility.checkpoint_info("bundled-shuffled")
+    assert info["labels_shuffled"] == "false" and info["seed"] != shuffled["seed"]
+    assert info["data_seed"] == "0" and info["train_images"] == shuffled["train_images"]
+    assert info["steps"] == shuffled["steps"]                      # as many steps as its twin
+    card = (CONTROL_PATH.parent / "MODEL_CARD-control.md").read_text()
+    assert ("fragility train-bundled --control --train-images 512 --steps 160 --batch-size 64 "
+            "--lr 0.001 --seed 1 --data-seed 0") in card
+    assert f"{float(info['held_out_accuracy']):.2%}" in card
+    assert CONTROL_PATH.stat().st_size < 5_000_000
+    model = fragility.load_model("bundled-control", device="cpu")
+    assert model.name == "bundled-control" and model.dataset_mean is not None
+
+
+def test_control_and_shuffle_labels_exclude_each_other(capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--control", "--shuffle-labels"])
+    assert "not allowed with" in capsys.readouterr().err

@@ -125,11 +125,14 @@ def per_layer(layers: list[str], values: dict[str, list[float]], x_title: str,
 
 
 def per_method(methods: list[str], values: dict[str, list[float]],
-               floors: dict[str, list[float]], k: int | None = None) -> go.Figure:
-    """Each similarity measure per method (bars) with its noise floor (a tick on each bar).
+               floors: dict[str, list[float]], k: int | None = None,
+               floor_name: str = "noise floor") -> go.Figure:
+    """Each similarity measure per method (bars) with the level it is compared with (a tick
+    on each bar, named floor_name).
 
-    values[name][i] compares method i's maps on two models; floors[name][i] is method i
-    against itself (fresh noise). NaN is left out.
+    values[name][i] compares method i's maps on two models; floors[name][i] is that level
+    for method i (the control model's similarity, or the method against itself with fresh
+    noise). NaN is left out.
     """
     figure = go.Figure()
     figure.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
@@ -141,7 +144,7 @@ def per_method(methods: list[str], values: dict[str, list[float]],
                                 marker=dict(color=SANITY_COLORS[name])))
         floor = [None if value != value else value for value in floors[name]]
         figure.add_trace(go.Scatter(x=methods, y=floor, mode="markers", offsetgroup=index,
-                                    name="noise floor", legendgroup="floor",
+                                    name=floor_name, legendgroup="floor",
                                     showlegend=index == 0,
                                     marker=dict(symbol="line-ew-open", size=18, color="gray",
                                                 line=dict(width=3, color="gray"))))

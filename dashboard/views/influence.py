@@ -8,7 +8,8 @@ import streamlit as st
 import torch
 
 import fragility as fg
-from fragility.influence import DEFAULT_GAMMA
+from fragility.data import DEFAULT_HESSIAN_IMAGES
+from fragility.influence import DEFAULT_DAMPING, DEFAULT_GAMMA
 from fragility.smooth import DEFAULT_BETA
 
 from ..components import details, figures, live, panels, state
@@ -16,6 +17,8 @@ from ..components.choices import Choices
 
 DEFAULT_TRAIN = 200     # training images scored: the whole run takes seconds on a laptop CPU
 MAX_TRAIN = 4096
+MAX_HESSIAN = 16_384
+FORMS = ("Iterative: the sidebar's steps and step size", "One signed step of ε (the paper's attack)")
 STRIP_TILE = 128
 ATTACK = fg.influence_attack    # looked up at run time (tests replace it)
 INFLUENCE_PAPERS = (
@@ -31,6 +34,12 @@ def training_images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return fg.training_set("bundled", n=n)
 
 
+@st.cache_resource(show_spinner="Rendering the training images of the Hessian…", max_entries=2)
+def hessian_images(n: int) -> torch.Tensor:
+    """The last n images of the bundled model's training run: the sample H is averaged over."""
+    return fg.data.hessian_sample("bundled", n=n)
+
+
 def render(choices: Choices) -> None:
     st.title("Which training images explain this prediction?")
     st.markdown(
@@ -40,6 +49,12 @@ def render(choices: Choices) -> None:
         "at most ε per pixel, keeps the predicted label, and pushes the most helpful training "
         "images down the ranking. ε, steps, step size, β and seed come from the sidebar's "
         "*Attack* section.")
+    st.caption(
+        "What is approximated: only the last layer's weights move (the network below it is a fixed "
+        "feature map); its Hessian H is averaged over a sample of training images, none of them "
+        "scored; H + λI is inverted with λ a share of H's mean eigenvalue, and where H's "
+        "eigenvalues are far below λ (most of them, on a confident model) λ rather than the data "
+        "sets the scores: the page reports how much the ranking moves at λ/10 and 10λ.")
     if not choices.ready:
         for message in choices.errors:
             st.error(message)
@@ -48,8 +63,8 @@ def render(choices: Choices) -> None:
         st.info("Influence scores need the model's training data, and only the bundled model's is "
                 "known here: choose **Bundled (offline)** in the sidebar.")
         return
-    train_column, k_column, gamma_column, run_column = st.columns([1.6, 1, 1, 1.2],
-                                                                  vertical_alignment="bottom")
+    train_column, hessian_column, k_column, gamma_column, damping_column = st.columns(
+        [1.4, 1.4, 1, 1, 1], vertical_alignment="bottom")
     n_train = int(train_column.number_input(
         "Training images scored", 10, MAX_TRAIN, DEFAULT_TRAIN, step=50, key="influence_train",
         help="The first N images the bundled model was trained on (fg.training_set). Each is "
@@ -61,11 +76,24 @@ def render(choices: Choices) -> None:
         "γ (holds the label)", 0.0, 100.0, DEFAULT_GAMMA, key="influence_gamma",
         help="Weight of log p(predicted class) in the attack's steps; 0 follows the "
              "dissimilarity alone, which soon changes the label."))
+    n_hessian = int(hessian_column.number_input(
+        "Hessian images", 100, MAX_HESSIAN, DEFAULT_HESSIAN_IMAGES, step=256, key="influence_hessian",
+        help="Training images the Hessian H is averaged over: the last N of the training run, "
+             "separate from the scored ones."))
+    damping = float(damping_column.number_input(
+        "Damping (× mean eigenvalue)", 1e-4, 100.0, DEFAULT_DAMPING, format="%g", key="influence_damping",
+        help="λ added to H, as a share of H's mean eigenvalue."))
+    form_column, run_column = st.columns([4, 1.2], vertical_alignment="bottom")
+    form = form_column.radio("Attack", FORMS, horizontal=True, key="influence_form",
+                             help="Ghorbani et al. took one signed step of the whole budget ε; the "
+                                  "iterative version takes the sidebar's steps of its step size.")
     shared = choices.parameters     # the sidebar's attack settings, where that attack has them
-    settings = dict(n_train=n_train, k=min(k, n_train), gamma=gamma,
-                    epsilon=shared.get("epsilon", 8 / 255), steps=shared.get("steps", 100),
-                    step_size=shared.get("step_size", 1 / 255), beta=shared.get("beta", DEFAULT_BETA),
-                    seed=shared.get("seed", 0))
+    epsilon = shared.get("epsilon", 8 / 255)
+    single = form == FORMS[1]
+    settings = dict(n_train=n_train, n_hessian=n_hessian, damping=damping, k=min(k, n_train), gamma=gamma,
+                    epsilon=epsilon, steps=1 if single else shared.get("steps", 100),
+                    step_size=epsilon if single else shared.get("step_size", 1 / 255),
+                    beta=shared.get("beta", DEFAULT_BETA), seed=shared.get("seed", 0))
     key = state.config_key({"page": "influence", "model": choices.model_key,
                             "image": choices.image_key, **settings})
     if run_column.button("Run", icon=":material/play_arrow:", type="primary", key="run_influence",
@@ -76,9 +104,11 @@ def render(choices: Choices) -> None:
         columns = st.columns(6)
         columns[0].image(panels.to_pil(choices.image), caption=f"Test image: {_prediction(choices)}",
                          width="stretch")
-        st.caption(f"Press **Run**: the {n_train} training images are scored, then the attack "
-                   f"runs {settings['steps']} steps within ε = {settings['epsilon'] * 255:g}/255, then "
-                   f"random sign noise of the same size, {settings['steps']} draws, as the baseline.")
+        steps = ("one signed step of ε" if single else
+                 f"{settings['steps']} steps within ε = {settings['epsilon'] * 255:g}/255")
+        st.caption(f"Press **Run**: the {n_train} training images are scored (H from {n_hessian} others), "
+                   f"then the attack takes {steps}, then random sign noise of the same size, "
+                   f"{settings['steps']} draws, as the baseline.")
     elif job.running:
         _live(job, choices, settings)
     elif job.error:
@@ -100,6 +130,7 @@ def _work(choices: Choices, settings: dict):
     def work(job: state.Job):
         job.phase = "rendering the training images"
         train, labels = training_images(settings["n_train"])
+        sample = hessian_images(settings["n_hessian"])
         job.phase = "scoring the training images"
         job.started = time.monotonic()
 
@@ -117,7 +148,8 @@ def _work(choices: Choices, settings: dict):
             return not job.stop.is_set()
         result = ATTACK(model, images, train, labels, epsilon=settings["epsilon"], steps=settings["steps"],
                         step_size=settings["step_size"], k=settings["k"], seed=settings["seed"],
-                        callback=callback, beta=settings["beta"], gamma=settings["gamma"])
+                        callback=callback, beta=settings["beta"], gamma=settings["gamma"],
+                        damping=settings["damping"], hessian_images=sample)
         job.predictions = (state.predictions(model, images)[0],
                            state.predictions(model, result.perturbed)[0])
         return result
@@ -184,12 +216,25 @@ def _finished(job: state.Job, choices: Choices, settings: dict) -> None:
         _cards(result, settings["k"])
         _strips(choices.model, train, labels, result.original_scores[0].cpu(),
                 result.perturbed_scores[0].cpu(), settings["k"], "after the attack")
+    st.markdown(damping_note(result))
     _charts(result.history, baseline.history, settings)   # the baseline's also after a Stop
     with details.expander("Details: configuration and surrogate", "influence_details") as box:
         if box.open:
             st.markdown(f"Differentiated through: {result.surrogate}. Dissimilarity: "
                         f"{result.config['dissimilarity']}.")
             details.show(result.config)
+
+
+def damping_note(result: fg.InfluenceResult) -> str:
+    """How much λ, not the data, sets the ranking: the damping-sensitivity figure."""
+    config, sensitivity = result.config, result.damping_sensitivity
+    return (f"**Damping sensitivity.** λ = {config['damping']:g} × H's mean eigenvalue = "
+            f"{config['damping_absolute']:.3g}, with {config['eigenvalues_below_damping']:,} of H's "
+            f"{config['theta_size']:,} eigenvalues below it (H from {config['hessian_images']:,} training "
+            f"images). Spearman of the original scores at λ/10 against λ: "
+            f"**{float(sensitivity['tenth'][0]):.2f}**, at 10λ: **{float(sensitivity['tenfold'][0]):.2f}** "
+            "(1: the ranking does not depend on λ). Read the attack's and random sign's Spearman "
+            "beside these: a ranking that a tenfold change of λ moves this much is set partly by λ.")
 
 
 def _cards(result: fg.InfluenceResult, k: int) -> None:

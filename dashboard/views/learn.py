@@ -87,8 +87,9 @@ def render() -> None:
         "if the loss on the test image goes down, that training image was *helpful*; if it goes "
         "up, *harmful*. Influence functions predict this without retraining, from the loss "
         "gradient at the test image, the loss gradient at the training image and the curvature "
-        "(Hessian) of the training loss: score = ∇L(test)ᵀ (H + λI)⁻¹ ∇L(train), computed exactly "
-        "here for the network's last layer. Ghorbani et al. showed that this explanation is "
+        "(Hessian) of the training loss: score = ∇L(test)ᵀ (H + λI)⁻¹ ∇L(train), here for the "
+        "network's last layer only, with H from a sample of training images and a damping λ that "
+        "sets much of the ranking on a confident model (the page shows how much). Ghorbani et al. showed that this explanation is "
         "fragile too: a change of a few /255 per pixel, with the predicted label unchanged, can "
         "replace the most helpful training images with unrelated ones (the **Influence** page). "
         "Rankings over many barely-influential images shift under any noise, so only a drop well "
@@ -102,9 +103,11 @@ def render() -> None:
         "from the logits down; a map that stays the same cannot be explaining what the network "
         "learned. *Data randomisation*: the same architecture trained on shuffled labels "
         "(bundled-shuffled, 100% on its 512 shuffled training images, 10.3% on fresh ones: "
-        "chance) has learned nothing about the shapes; here every method's map on it differs "
-        "from the trained model's (Spearman 0.06 to 0.47 against a noise floor of 1 for the "
-        "deterministic methods).")
+        "chance) has learned nothing about the shapes. Its maps are compared with a control's, "
+        "the same recipe on the true labels (bundled-control), not with 1: two networks that "
+        "learned the labels do not share their maps either. Grad-CAM and guided backpropagation "
+        "maps differ far more on the shuffled network than on the control; the gradient maps "
+        "only a little, integrated gradients, SmoothGrad and DeepLIFT not measurably.")
     st.markdown(
         "**A model that lies.** Heo et al. (2019) showed that the model itself can be changed "
         "so that its maps point where its maker chooses, while it predicts as before. The "

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, ModelError
-from .bundled import BUNDLED_PATH, MANIPULATED_PATH, SHUFFLED_PATH, checkpoint_metadata, load_bundled
+from .bundled import (BUNDLED_PATH, CONTROL_PATH, MANIPULATED_PATH, SHUFFLED_PATH, checkpoint_metadata,
+                      load_bundled)
 from .custom import ModelFile, load_torchscript
 from .model import Model, as_model, predict, probe, wrap_model
 from .registry import models, register_model, resolve_device
@@ -17,6 +18,8 @@ from .zoo import ZOO, load_zoo
 register_model("bundled", lambda device, weights: load_bundled(device, weights))
 register_model("bundled-shuffled", lambda device, weights: load_bundled(
     device, weights, path=SHUFFLED_PATH, name="bundled-shuffled"))
+register_model("bundled-control", lambda device, weights: load_bundled(
+    device, weights, path=CONTROL_PATH, name="bundled-control"))
 register_model("bundled-manipulated", lambda device, weights: load_bundled(
     device, weights, path=MANIPULATED_PATH, name="bundled-manipulated"))
 for _name in ZOO:
@@ -59,13 +62,13 @@ def load_model(name_or_path: str | Path | ModelFile = "bundled",
 
 # The checkpoints shipped with fragility: model name -> file (same architecture).
 SHIPPED = {"bundled": BUNDLED_PATH, "bundled-shuffled": SHUFFLED_PATH,
-           "bundled-manipulated": MANIPULATED_PATH}
+           "bundled-control": CONTROL_PATH, "bundled-manipulated": MANIPULATED_PATH}
 
 
 def checkpoint_info(name: str = "bundled") -> dict[str, str]:
     """What a shipped checkpoint's file records about it: measured accuracy, recipe, seed.
 
-    For "bundled", "bundled-shuffled" and "bundled-manipulated" (their model cards say
+    For "bundled", "bundled-shuffled", "bundled-control" and "bundled-manipulated" (their model cards say
     more); values are strings, as stored in the safetensors metadata.
     """
     if name not in SHIPPED:

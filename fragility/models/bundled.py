@@ -25,8 +25,10 @@ from .model import Model
 ASSETS = Path(__file__).resolve().parents[1] / "assets"   # package data: fragility/assets
 BUNDLED_PATH = ASSETS / "models" / "bundled.safetensors"
 # Same architecture, other weights: trained on shuffled labels (`fragility train-bundled
-# --shuffle-labels`), and fine-tuned to move its gradient maps (`fragility manipulate`).
+# --shuffle-labels`), its control on the same images' true labels (`--control`), and
+# fine-tuned to move its gradient maps (`fragility manipulate`).
 SHUFFLED_PATH = BUNDLED_PATH.parent / "bundled-shuffled.safetensors"
+CONTROL_PATH = BUNDLED_PATH.parent / "bundled-control.safetensors"
 MANIPULATED_PATH = BUNDLED_PATH.parent / "bundled-manipulated.safetensors"
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
@@ -35,6 +37,7 @@ DATASET_MEAN_KEY = "_dataset_mean"   # (3,64,64) in [0,1]; not a parameter of th
 # (output channels, stride) of each 3x3 convolution block.
 _REMAKE = {"bundled": "`fragility train-bundled`",
            "bundled-shuffled": "`fragility train-bundled --shuffle-labels`",
+           "bundled-control": "`fragility train-bundled --control`",
            "bundled-manipulated": "`fragility manipulate`"}
 _BLOCKS = ((24, 1), (32, 2), (48, 1), (64, 2), (96, 1), (128, 2), (128, 1))
 

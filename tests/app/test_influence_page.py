@@ -10,18 +10,24 @@ from streamlit.testing.v1 import AppTest
 import fragility as fg
 from app_driver import latest_job, open_page, run_until_done, wait_for_step
 from dashboard.components import state
+from dashboard.views import influence
 
 TRAIN = 60      # training images scored in these tests (the page's default is 200)
+HESSIAN = 100   # training images of the Hessian in these tests (the page's default is 2048)
 
 
 def open_influence_page(at: AppTest) -> AppTest:
     return open_page(at, "influence")
 
 
-def run_influence(at: AppTest, steps: int, train: int = TRAIN):
+def run_influence(at: AppTest, steps: int, train: int = TRAIN, single_step: bool = False):
     at.number_input(key="steps").set_value(steps)
     open_influence_page(at)
-    at.number_input(key="influence_train").set_value(train).run()
+    at.number_input(key="influence_train").set_value(train)
+    at.number_input(key="influence_hessian").set_value(HESSIAN)
+    if single_step:
+        at.radio(key="influence_form").set_value(influence.FORMS[1])
+    at.run()
     at.button(key="run_influence").click().run()
     job = latest_job(at)
     run_until_done(at)
@@ -46,6 +52,8 @@ def test_page_is_in_the_navigation_and_explains_influence(app):
     open_influence_page(app)
     text = " ".join(m.value for m in app.markdown)
     assert "Understanding Black-box Predictions via Influence Functions" in text and "helpful" in text
+    assert any("What is approximated" in caption.value for caption in app.caption)
+    assert app.number_input(key="influence_hessian").value == fg.data.DEFAULT_HESSIAN_IMAGES
     assert app.number_input(key="influence_train").value == 200
     assert app.number_input(key="influence_k").value == 5
     assert any(caption.startswith("Test image: ") for caption in captions(app))
@@ -56,8 +64,10 @@ def test_run_shows_the_apis_metrics_beside_random_sign_and_the_strips(app):
     job = run_influence(app, steps=8)
     result = job.result
     train, labels = fg.training_set("bundled", n=TRAIN)
+    sample = fg.data.hessian_sample("bundled", n=HESSIAN)
     expected = fg.influence_attack(state.named_model("bundled"), sample_image(app)[None], train, labels,
-                                   epsilon=8 / 255, steps=8, step_size=1 / 255, k=5, seed=0)
+                                   epsilon=8 / 255, steps=8, step_size=1 / 255, k=5, seed=0,
+                                   hessian_images=sample)
     for name in expected.metrics:
         torch.testing.assert_close(result.metrics[name], expected.metrics[name])
         torch.testing.assert_close(result.baseline.metrics[name], expected.baseline.metrics[name])
@@ -70,6 +80,10 @@ def test_run_shows_the_apis_metrics_beside_random_sign_and_the_strips(app):
     assert shown["Top-5 intersection"] == (f"{overlap:.0%}", f"random sign: {random_overlap:.0%}")
     assert shown["Spearman ρ"][0] == f"{float(expected.metrics['spearman'][0]):.2f}"
     assert shown["Label kept"] == ("yes", "random sign: yes")
+    torch.testing.assert_close(result.damping_sensitivity["tenfold"], expected.damping_sensitivity["tenfold"])
+    note = next(m.value for m in app.markdown if m.value.startswith("**Damping sensitivity.**"))
+    assert note == influence.damping_note(expected)
+    assert f"at 10λ: **{float(expected.damping_sensitivity['tenfold'][0]):.2f}**" in note
 
     # the strips: the 5 most helpful and most harmful, before and after, with their scores
     before, after = expected.original_scores[0], expected.perturbed_scores[0]
@@ -94,10 +108,19 @@ def test_run_shows_the_apis_metrics_beside_random_sign_and_the_strips(app):
     assert any(m.value.startswith("Differentiated through: ") for m in app.markdown)
 
 
+def test_the_papers_single_step_is_offered(app):
+    job = run_influence(app, steps=30, single_step=True)
+    result = job.result
+    assert result.steps_run == 1 and result.config["steps"] == 1
+    assert result.config["step_size"] == result.config["epsilon"] == 8 / 255
+    assert app.success[0].value.startswith("Finished 1 steps and 1 random-sign draws")
+
+
 def test_stop_keeps_the_best_so_far(app):
     app.number_input(key="steps").set_value(1000)
     open_influence_page(app)
-    app.number_input(key="influence_train").set_value(TRAIN).run()
+    app.number_input(key="influence_train").set_value(TRAIN)
+    app.number_input(key="influence_hessian").set_value(HESSIAN).run()
     app.button(key="run_influence").click().run()
     job = latest_job(app)
     wait_for_step(job, 2)

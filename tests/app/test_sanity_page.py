@@ -179,6 +179,7 @@ def test_init_and_a_chosen_class_from_the_page_reach_the_check(app):
 
 
 def test_data_randomization_compares_every_method_on_the_shuffled_twin(app):
+    from dashboard.views import data_randomization
     app.selectbox(key="method").set_value("integrated-gradients").run()
     app.number_input(key="option:integrated-gradients:steps").set_value(8).run()
     open_sanity_page(app)
@@ -191,13 +192,17 @@ def test_data_randomization_compares_every_method_on_the_shuffled_twin(app):
     result = job.result
     expected = fg.data_randomization(state.named_model("bundled"), state.named_model("bundled-shuffled"),
                                      sample_image(app)[None], target=2,
-                                     method_options={"integrated-gradients": {"steps": 8}})
+                                     method_options={"integrated-gradients": {"steps": 8}},
+                                     control_model=state.named_model("bundled-control"))
     assert result.methods == fg.methods() and result.labels.tolist() == [2]
     assert result.config["method_options"]["integrated-gradients"]["steps"] == 8
     charts = [chart for chart in app.get("plotly_chart") if "shuffled-label model" in chart.proto.spec]
     assert len(charts) == 1
-    bars = {trace["name"]: trace["y"] for trace in json.loads(charts[0].proto.spec)["data"]
-            if trace.get("type") == "bar"}
+    traces = json.loads(charts[0].proto.spec)["data"]
+    bars = {trace["name"]: trace["y"] for trace in traces if trace.get("type") == "bar"}
+    ticks = [trace["y"] for trace in traces if trace.get("name") == data_randomization.FLOOR]
+    assert ticks[0] == pytest.approx([expected.control_metrics[name]["spearman"][0].item()
+                                      for name in fg.methods()], abs=1e-6)   # the control, not 1
     titles = metric_titles(result.config["k"])
     for name in fg.methods():
         for metric in METRICS:
@@ -207,6 +212,8 @@ def test_data_randomization_compares_every_method_on_the_shuffled_twin(app):
             expected.metrics[name]["spearman"][0].item(), abs=1e-6)
     captions = tile_captions(app)
     assert f"{fg.get_method('gradient').title} · shuffled labels" in captions
+    assert f"{fg.get_method('gradient').title} · control" in captions
+    assert data_randomization.verdict(expected) in [m.value for m in app.markdown]
     assert any(s.value.startswith(f"Compared {len(fg.methods())} methods") for s in app.success)
 
     assert not app.dataframe                 # the values are drawn once their expander opens

@@ -80,6 +80,8 @@ def test_wheel_contents(installed):
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     for required in ("fragility/assets/models/bundled.safetensors",
                      "fragility/assets/models/MODEL_CARD.md",
+                     "fragility/assets/models/bundled-control.safetensors",
+                     "fragility/assets/models/MODEL_CARD-control.md",
                      "fragility/assets/images/samples.json",
                      "fragility/assets/images/LICENSES.md",
                      "fragility/assets/images/chelsea.jpg",
