@@ -102,7 +102,10 @@ class Model(nn.Module):
             raise ModelError(f"{self.name} returned {output.dtype} values; {expected} "
                              "(floating point)")
         classes = output.shape[1]
-        if not bool(torch.isfinite(output.detach()).all()):
+        # Under torch.func transforms (vmap, grad) no value can be read; the caller's own
+        # untransformed calls are checked.
+        if not torch._C._are_functorch_transforms_active() and \
+                not bool(torch.isfinite(output.detach()).all()):
             raise ModelError(f"{self.name} returned NaN or infinite logits for a batch of shape "
                              f"{batch}; check its weights (fragility refuses non-finite weights "
                              "when it loads them) and its forward pass")
