@@ -82,6 +82,14 @@ class SanityResult:
     config: dict = field(default_factory=dict)   # JSON-able; reproduces the run
     stopped_early: bool = False         # the callback returned False
 
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
+
     def summary(self) -> dict:
         """JSON-able per-step metrics: {"layers": [...], name: [[per image] per step]}."""
         return {"layers": list(self.layers), "labels": self.labels.tolist(),
@@ -110,6 +118,14 @@ class DataRandomizationResult:
     shuffled_predicted: torch.Tensor            # (N,) the shuffled-label model's predictions
     config: dict = field(default_factory=dict)
     stopped_early: bool = False
+
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
 
     def summary(self) -> dict:
         """JSON-able: {method: {"metrics": {name: [per image]}, "noise_floor": {...}}, ...}."""
