@@ -40,6 +40,7 @@ from .errors import ConfigError, ModelError, unknown_name
 from .explainers import attribute, check_options, get_method, methods as all_methods, saliency_map
 from .explainers._core import pick_target
 from .models.model import Model, as_model, evaluation
+from .progress import counting
 from .validation import check_images, check_number
 
 __all__ = ["DataRandomizationResult", "SanityResult", "cascading_randomization",
@@ -142,7 +143,7 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, method: str 
                             layers: list[str] | None = None,
                             callback: Callable[[int, dict], object] | None = None,
                             k: int | None = None, target=None,
-                            init: str = "default") -> SanityResult:
+                            init: str = "default", progress: bool = False) -> SanityResult:
     """Randomise the layers from the top down, cumulatively, re-explaining after each.
 
     layers: dotted names to randomise (default: every layer with parameters); any order,
@@ -154,9 +155,10 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, method: str 
     BatchNorm scale and shift ~ U(-1, 1)) or "truncated-normal" (Adebayo et al.'s code);
     see INITS. callback(step, row) after each layer, row = {"step", "layer", metric: [per
     image], "maps"}; returning False stops and the result holds the steps run so far.
+    progress: a bar of the layers done (tqdm.auto: a widget in Jupyter, text in a terminal).
     """
     return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
-                cascading=True)
+                cascading=True, progress=progress)
 
 
 def independent_randomization(model: nn.Module, images: torch.Tensor, method: str = "gradient",
@@ -164,21 +166,21 @@ def independent_randomization(model: nn.Module, images: torch.Tensor, method: st
                               layers: list[str] | None = None,
                               callback: Callable[[int, dict], object] | None = None,
                               k: int | None = None, target=None,
-                              init: str = "default") -> SanityResult:
+                              init: str = "default", progress: bool = False) -> SanityResult:
     """Randomise one layer at a time (the others trained), top down; as the cascading one.
 
     A layer gets the same random weights here as in `cascading_randomization` with the
     same seed and init.
     """
     return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
-                cascading=False)
+                cascading=False, progress=progress)
 
 
 def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torch.Tensor,
                        methods: list[str] | None = None, target=None,
                        method_options: dict[str, dict] | None = None, k: int | None = None,
-                       callback: Callable[[int, dict], object] | None = None
-                       ) -> DataRandomizationResult:
+                       callback: Callable[[int, dict], object] | None = None,
+                       progress: bool = False) -> DataRandomizationResult:
     """Adebayo et al.'s data randomisation test: each method on `model` and `shuffled_model`.
 
     shuffled_model: the same architecture trained on permuted labels (for the bundled
@@ -188,6 +190,7 @@ def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torc
     model randomisation (default 5% of the pixels). callback(index, row) after each
     method, row = {"index", "method", metric: [per image], "noise_floor": {...},
     "original_maps", "shuffled_maps"}; returning False stops after that method.
+    progress: a bar of the methods done (tqdm.auto: a widget in Jupyter, text in a terminal).
     """
     names = _choose_methods(methods)
     options = _method_options(names, method_options)
@@ -208,6 +211,7 @@ def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torc
     labels = pick_target(logits, target)
 
     result = DataRandomizationResult([], {}, {}, {}, {}, labels, predicted, shuffled_predicted)
+    callback = counting(callback, progress, len(names), "data randomisation", "method")
     for index, name in enumerate(names, start=1):
         trained = attribute(model, images, name, target=labels, **options[name])
         shuffled = attribute(shuffled_model, images.to(shuffled_model.device), name,
@@ -259,7 +263,7 @@ def parameterised_layers(model: nn.Module) -> list[str]:
 
 
 def _run(model, images, method, seed, method_options, layers, callback, k, target, init, *,
-         cascading):
+         cascading, progress=False):
     spec = get_method(method)
     options = check_options(spec, dict(method_options or {}))
     seed = check_number(seed, "seed", low=0, integer=True)
@@ -275,6 +279,7 @@ def _run(model, images, method, seed, method_options, layers, callback, k, targe
     layer_seeds = _layer_seeds(seed, len(all_layers))
 
     order = chosen[::-1]          # from the top (logits) layer down
+    callback = counting(callback, progress, len(order), "randomising layers", "layer")
     work = _copy(model)
     explanation = attribute(work, images, method, target=target, **options)
     predicted = explanation.logits.argmax(dim=1)
