@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 
 
 def bar(total: int, desc: str, unit: str, **options):
     """A tqdm bar from tqdm.auto (Jupyter's widget when ipywidgets is there, else text on
     stderr)."""
-    from tqdm.auto import tqdm
+    from tqdm import TqdmWarning
+    with warnings.catch_warnings():   # no ipywidgets: the text bar, which Jupyter shows too
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, **options)
 
 

@@ -47,6 +47,8 @@ def test_a_notebook_runs_and_shows_the_results(name, monkeypatch):
 
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.output_type == "error"]
+    streams = "".join(output.text for output in outputs if output.output_type == "stream")
+    assert "Warning" not in streams, streams     # e.g. tqdm's about ipywidgets: the text bar is fine
     html = [output.data["text/html"] for output in outputs if "text/html" in output.get("data", {})]
     results = [page for page in html if RESULT.search(page)]
     results_shown, least_tiles, charts = EXPECTED[name]
