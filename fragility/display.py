@@ -192,8 +192,9 @@ def _attack(result, with_tiles: bool) -> View:
     rows.append(kept + [""] * (len(columns) - len(kept)))
     notes = []
     if n > 1:
-        notes.append(f"Tiles: image 1 of {n}. Metrics: the mean over the {int(found.sum())} images "
-                     f"where a perturbation was found.")
+        notes.append(f"Tiles: image 1 of {n}." + (f" Metrics: the mean over the {int(found.sum())} "
+                                                  "images where a perturbation was found."
+                                                  if bool(found.any()) else ""))
     tiles = []
     images = getattr(result, "images", None)
     if images is None:
