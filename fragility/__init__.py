@@ -2,7 +2,7 @@
 
 The public API (see README): load_model, wrap_model, load_image, samples, explain,
 attack, sweep (experiments at dataset scale), metrics, methods(), attacks(), models(),
-defences(), Parameter, PAPER, FragilityError.
+defences(), plot (a result's charts), Parameter, PAPER, FragilityError.
 """
 
 from . import experiments, manipulation, metrics
@@ -22,6 +22,7 @@ from .samples import Sample, get_sample, samples
 from .sanity import (DataRandomizationResult, SanityResult, cascading_randomization,
                      data_randomization, independent_randomization, parameterised_layers)
 from .data import training_set
+from .display import plot
 from .influence import InfluenceResult, damping_sensitivity, influence_attack, influence_scores
 
 __all__ = [
@@ -33,5 +34,5 @@ __all__ = [
     "models", "parameterised_layers", "predict", "samples", "sweep", "wrap_model",
     "InfluenceResult", "damping_sensitivity", "influence_attack", "influence_scores", "training_set",
     "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",
-    "manipulate", "manipulation",
+    "manipulate", "manipulation", "plot",
 ]

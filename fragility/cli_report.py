@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from PIL import Image
 
 from . import rendering
@@ -22,16 +21,8 @@ def attack_panel(model, image, result, baseline) -> Image.Image:
     before = model.label_name(int(result.labels[0]))
     after = model.label_name(int(result.perturbed_labels[0]))
     epsilon = config["epsilon"]
-    size = 320
-    tiles = [(rendering.to_pil(image, size), f"original\n{before}"),
-             (rendering.to_pil(result.perturbed[0], size), f"perturbed\n{after}"),
-             (rendering.perturbation(image, result.perturbed[0], epsilon, size),
-              f"perturbation x{0.5 / epsilon:.0f}\n(grey = 0)" if epsilon > 0 else "perturbation\n(none)"),
-             (rendering.overlay(image, result.original_maps[0], 0.65, size), f"{config['method']} map"),
-             (rendering.overlay(result.perturbed[0], result.perturbed_maps[0], 0.65, size),
-              f"after {config['attack']}")]
-    if config.get("target_map") is not None:
-        tiles.append((rendering.overlay(image, torch.tensor(config["target_map"])[0], 1.0, size), "target map"))
+    tiles = rendering.attack_tiles(image, result.perturbed[0], result.original_maps[0],
+                                   result.perturbed_maps[0], config, before, after, size=320)
     found = bool(result.found[0])
     title = (f"{config['method']} under {config['attack']}, eps {epsilon * 255:g}/255, "
              f"{result.steps_run} steps, k = {config['k']}")

@@ -388,6 +388,14 @@ class InfluenceResult:
     steps_run: int = 0
     stopped_early: bool = False
 
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
+
     def summary(self) -> dict:
         """The metrics and labels as JSON-able per-image lists, with the baseline's metrics."""
         values = {name: value.tolist() for name, value in self.metrics.items()}

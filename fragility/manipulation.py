@@ -99,6 +99,14 @@ class ManipulationResult:
     config: dict = field(default_factory=dict)   # JSON-able; reproduces the run
     stopped_early: bool = False           # the callback returned False
 
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
+
 
 def region_mask(region: str | torch.Tensor, height: int, width: int,
                 masks: torch.Tensor | None = None) -> torch.Tensor:

@@ -53,6 +53,31 @@ def perturbation(original: torch.Tensor, perturbed: torch.Tensor, epsilon: float
     return to_pil(0.5 + delta / (2 * epsilon), size)
 
 
+def map_tile(saliency: torch.Tensor, size: int = TILE) -> Image.Image:
+    """A map on its own (no image under it), in the tiles' colours."""
+    return _enlarge(Image.fromarray(heatmap(saliency)), size)
+
+
+def attack_tiles(image: torch.Tensor | None, perturbed: torch.Tensor, original_map: torch.Tensor,
+                 perturbed_map: torch.Tensor, config: dict, before: str, after: str,
+                 size: int = TILE, opacity: float = 0.65) -> list[tuple[Image.Image, str]]:
+    """An attack's tiles with their captions: original, perturbed, the perturbation
+    amplified, both maps (and the target map). Without the original `image`, the tiles
+    that need it are left out and the original map is drawn on its own."""
+    epsilon = config["epsilon"]
+    perturbed_tile = (to_pil(perturbed, size), f"perturbed\n{after}")
+    after_tile = (overlay(perturbed, perturbed_map, opacity, size), f"after {config['attack']}")
+    if image is None:
+        return [perturbed_tile, (map_tile(original_map, size), f"{config['method']} map"), after_tile]
+    tiles = [(to_pil(image, size), f"original\n{before}"), perturbed_tile,
+             (perturbation(image, perturbed, epsilon, size),
+              f"perturbation x{0.5 / epsilon:.0f}\n(grey = 0)" if epsilon > 0 else "perturbation\n(none)"),
+             (overlay(image, original_map, opacity, size), f"{config['method']} map"), after_tile]
+    if config.get("target_map") is not None:
+        tiles.append((overlay(image, torch.tensor(config["target_map"])[0], 1.0, size), "target map"))
+    return tiles
+
+
 def colorbar(width: int = TILE, height: int = 14) -> Image.Image:
     """A horizontal strip of the colour scale, low to high."""
     strip = _palette()[np.linspace(0, 255, width).astype(np.uint8)][None].repeat(height, axis=0)

@@ -44,6 +44,7 @@ from .errors import ConfigError, ModelError, unknown_name
 from .explainers import attribute, check_options, get_method, methods as all_methods, saliency_map
 from .explainers._core import pick_target
 from .models.model import Model, as_model, evaluation
+from .progress import counting
 from .validation import check_images, check_number
 
 __all__ = ["DataRandomizationResult", "SanityResult", "cascading_randomization",
@@ -85,6 +86,14 @@ class SanityResult:
     predicted: torch.Tensor             # (N,) the unchanged model's predictions
     config: dict = field(default_factory=dict)   # JSON-able; reproduces the run
     stopped_early: bool = False         # the callback returned False
+
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
 
     def summary(self) -> dict:
         """JSON-able per-step metrics: {"layers": [...], name: [[per image] per step]}."""
@@ -147,6 +156,14 @@ class DataRandomizationResult:
             verdicts[method] = float(gap.mean()) > z * error
         return verdicts
 
+    def __repr__(self) -> str:
+        from .display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+        return html(self)
+
     def summary(self) -> dict:
         """JSON-able: {method: {"metrics": {name: [per image]}, "control": {...},
         "noise_floor": {...}}, ...}."""
@@ -166,7 +183,7 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, method: str 
                             layers: list[str] | None = None,
                             callback: Callable[[int, dict], object] | None = None,
                             k: int | None = None, target=None,
-                            init: str = "default") -> SanityResult:
+                            init: str = "default", progress: bool = False) -> SanityResult:
     """Randomise the layers from the top down, cumulatively, re-explaining after each.
 
     layers: dotted names to randomise (default: every layer with parameters); any order,
@@ -178,9 +195,10 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, method: str 
     BatchNorm scale and shift ~ U(-1, 1)) or "truncated-normal" (Adebayo et al.'s code);
     see INITS. callback(step, row) after each layer, row = {"step", "layer", metric: [per
     image], "maps"}; returning False stops and the result holds the steps run so far.
+    progress: a bar of the layers done (tqdm.auto: a widget in Jupyter, text in a terminal).
     """
     return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
-                cascading=True)
+                cascading=True, progress=progress)
 
 
 def independent_randomization(model: nn.Module, images: torch.Tensor, method: str = "gradient",
@@ -188,21 +206,22 @@ def independent_randomization(model: nn.Module, images: torch.Tensor, method: st
                               layers: list[str] | None = None,
                               callback: Callable[[int, dict], object] | None = None,
                               k: int | None = None, target=None,
-                              init: str = "default") -> SanityResult:
+                              init: str = "default", progress: bool = False) -> SanityResult:
     """Randomise one layer at a time (the others trained), top down; as the cascading one.
 
     A layer gets the same random weights here as in `cascading_randomization` with the
     same seed and init.
     """
     return _run(model, images, method, seed, method_options, layers, callback, k, target, init,
-                cascading=False)
+                cascading=False, progress=progress)
 
 
 def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torch.Tensor,
                        methods: list[str] | None = None, target=None,
                        method_options: dict[str, dict] | None = None, k: int | None = None,
                        callback: Callable[[int, dict], object] | None = None,
-                       control_model: nn.Module | None = None) -> DataRandomizationResult:
+                       control_model: nn.Module | None = None,
+                       progress: bool = False) -> DataRandomizationResult:
     """Adebayo et al.'s data randomisation test: each method on `model` and `shuffled_model`,
     against a control.
 
@@ -216,7 +235,8 @@ def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torc
     value}}; k as in the model randomisation (default 5% of the pixels). callback(index,
     row) after each method, row = {"index", "method", metric: [per image], "control":
     {...}, "noise_floor": {...}, "original_maps", "shuffled_maps", "control_maps"};
-    returning False stops after that method.
+    returning False stops after that method. progress: a bar of the methods done (tqdm.auto:
+    a widget in Jupyter, text in a terminal).
     """
     names = _choose_methods(methods)
     options = _method_options(names, method_options)
@@ -236,6 +256,7 @@ def data_randomization(model: nn.Module, shuffled_model: nn.Module, images: torc
 
     result = DataRandomizationResult([], {}, {}, {}, {}, labels, predicted, shuffled_predicted,
                                      control_predicted=control_predicted)
+    callback = counting(callback, progress, len(names), "data randomisation", "method")
     for index, name in enumerate(names, start=1):
         trained = attribute(model, images, name, target=labels, **options[name])
         shuffled = _attributions(shuffled_model, images, name, labels, options[name])
@@ -315,7 +336,7 @@ def parameterised_layers(model: nn.Module) -> list[str]:
 
 
 def _run(model, images, method, seed, method_options, layers, callback, k, target, init, *,
-         cascading):
+         cascading, progress=False):
     spec = get_method(method)
     options = check_options(spec, dict(method_options or {}))
     seed = check_number(seed, "seed", low=0, integer=True)
@@ -331,6 +352,7 @@ def _run(model, images, method, seed, method_options, layers, callback, k, targe
     layer_seeds = _layer_seeds(seed, len(all_layers))
 
     order = chosen[::-1]          # from the top (logits) layer down
+    callback = counting(callback, progress, len(order), "randomising layers", "layer")
     work = _copy(model)
     explanation = attribute(work, images, method, target=target, **options)
     predicted = explanation.logits.argmax(dim=1)

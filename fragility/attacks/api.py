@@ -107,7 +107,7 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
         labels=labels, perturbed_labels=tracker.labels, labels_kept=tracker.labels == labels,
         found=tracker.found, metrics=result_metrics, history=history, config=config,
         surrogate=surrogate, steps_run=tracker.steps_run, stopped_early=tracker.stopped_early,
-        noise_floor=noise_floor)
+        noise_floor=noise_floor, images=images)
 
 
 def _classes(target, n: int, device) -> torch.Tensor | None:

@@ -33,6 +33,15 @@ class AttackResult:
     # original images' maps drawn with independent noise, i.e. what the metrics show with no
     # perturbation at all. None for deterministic methods (there it is 1, 1 and 0).
     noise_floor: dict[str, torch.Tensor] | None = None
+    images: torch.Tensor | None = None   # (N,3,H,W) the attacked images, for the display
+
+    def __repr__(self) -> str:
+        from ..display import text
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import html
+        return html(self)
 
     def summary(self) -> dict:
         """The metrics as JSON-able per-image lists (with labels), e.g. for a report file."""

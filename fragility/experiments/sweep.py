@@ -75,6 +75,7 @@ def sweep(model, images, methods: Iterable[str] = ("gradient",),
     file images at size x size (default: the model's input size). defences: None and/or
     names from fg.defences(): each configuration runs with each. defence="beta-smoothing"
     is short for defences=(None, "beta-smoothing"): every configuration with and without it.
+    progress: a bar of the rows done (tqdm.auto: a widget in Jupyter, text in a terminal).
     """
     if defence is not None:
         if tuple(defences) != (None,):
@@ -183,11 +184,9 @@ def _run(runner, source, settings, configurations, batch_size, *, done, store, c
 
 
 def _bar(total: int):
-    import sys
-
-    from tqdm import tqdm
-    return tqdm(total=total, unit="row", desc="sweep", file=sys.stderr, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} rows [{elapsed}<{remaining}]")
+    from ..progress import bar
+    return bar(total, "sweep", "row",
+               bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} rows [{elapsed}<{remaining}]")
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
