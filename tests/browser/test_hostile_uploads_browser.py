@@ -8,6 +8,7 @@ on the server that TorchScript code tried to read appear nowhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import urllib.request
@@ -49,6 +50,18 @@ def hostile_server():
                 os.environ[name] = value
     yield process, url
     server.stop(process)
+
+
+@contextlib.contextmanager
+def dashboard_page(browser, url: str):
+    """A fresh visitor's page, once the dashboard has drawn its Run button."""
+    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    try:
+        page.goto(url)
+        page.get_by_role("button", name="Run attack").wait_for(timeout=120_000)
+        yield page
+    finally:
+        page.context.close()
 
 
 def healthy(url: str) -> bool:
@@ -151,10 +164,7 @@ def shown_caption(page, label: str) -> str:
 
 def test_each_uploader_states_its_own_limit_not_the_servers_ceiling(browser, hostile_server):
     _, url = hostile_server
-    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-    try:
-        page.goto(url)
-        page.get_by_role("button", name="Run attack").wait_for(timeout=120_000)
+    with dashboard_page(browser, url) as page:
         assert shown_caption(page, "Labels") == "1 MB per file • TXT, JSON"
         choose(page, "Sample", "Upload your own image")
         assert shown_caption(page, "Image file") == \
@@ -163,17 +173,12 @@ def test_each_uploader_states_its_own_limit_not_the_servers_ceiling(browser, hos
         settled(page)
         assert shown_caption(page, "Model file") == \
             f"{MODEL_LIMIT_MB} MB per file • PT, PTH, TS, SAFETENSORS, BIN"
-    finally:
-        page.context.close()
 
 
 def test_after_the_whole_corpus_the_server_still_runs_a_normal_attack(browser, hostile_server):
     """Runs after the corpus above (one worker runs this module in order, on its server)."""
     process, url = hostile_server
-    page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-    try:
-        page.goto(url)
-        page.get_by_role("button", name="Run attack").wait_for(timeout=120_000)
+    with dashboard_page(browser, url) as page:
         steps = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="Steps", exact=True)
         steps.fill("5")
         steps.press("Enter")
@@ -184,6 +189,4 @@ def test_after_the_whole_corpus_the_server_still_runs_a_normal_attack(browser, h
         finished.or_(failure).first.wait_for(timeout=300_000)
         assert failure.count() == 0, failure.first.inner_text()
         expect(page.get_by_test_id("stMetric").filter(has_text="Spearman ρ")).to_have_count(1)
-    finally:
-        page.context.close()
     assert healthy(url) and process.poll() is None
