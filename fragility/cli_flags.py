@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .attacks import attacks, get_attack
+from .attacks.api import baseline_parameters
 from .attacks.registry import all_parameters
 from .defences import defences, get_defence
 from .errors import ConfigError
@@ -172,10 +173,8 @@ def resolve_inputs(args: argparse.Namespace, request: dict, model, image: torch.
 
 def baseline_arguments(attack: str, method: str, arguments: dict) -> dict:
     """fg.attack arguments of the random-sign baseline for the same eps, steps and criterion."""
-    spec = get_attack("random-sign")
-    criterion = attack if get_attack(attack).kind == "interpretation" else "top-k"
-    own = {name: value for name, value in arguments.items() if spec.parameter(name) is not None}
-    return {**own, "attack": "random-sign", "criterion": criterion, "method_options": arguments["method_options"],
+    return {**baseline_parameters(attack, arguments), "attack": "random-sign",
+            "method_options": arguments["method_options"],
             "target": arguments["target"], "defence": arguments["defence"],
             "defence_options": arguments["defence_options"], "method": method}
 

@@ -31,7 +31,8 @@ SIMILARITY = ("spearman", "top_k_intersection", "center_shift")
 def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient",
            attack: str = "top-k", *, method_options: dict | None = None, target=None, mask=None,
            defence: str | None = None, defence_options: dict | None = None,
-           callback: Callable[[int, dict], object] | None = None, **parameters) -> AttackResult:
+           callback: Callable[[int, dict], object] | None = None, baseline: bool = False,
+           **parameters) -> AttackResult:
     """Attack the interpretation `method` of `model` on `images` (N,3,H,W) in [0,1].
 
     parameters: the attack's declared parameters (`fg.get_attack(attack).parameters`), e.g.
@@ -45,6 +46,10 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
     defence: None, "beta-smoothing" or "smoothgrad" (`fg.defences()`), with defence_options.
     callback(step, row) gets each history row plus the best-so-far tensors "perturbed" and
     "perturbed_maps"; returning False stops the attack with the best iterate so far.
+    baseline: also run the matching random-sign baseline (the same images, method, defence,
+    eps, steps, k, region or target map and seed, its draws picked by this attack's
+    dissimilarity) into `result.baseline`; random sign is its own baseline. The callback
+    sees the attack's steps only.
     """
     spec = get_attack(attack)
     method_spec = defended(get_method(method), defence)
@@ -102,12 +107,31 @@ def attack(model: torch.nn.Module, images: torch.Tensor, method: str = "gradient
     }
     if method_spec.stochastic:
         config["scoring_options"] = jsonable(setting.scoring_options)
+    matching = None
+    if baseline and spec.kind != "baseline":
+        matching = _baseline(model, images, method, attack, parameters, method_options=method_options,
+                             target=target, mask=mask, defence=defence, defence_options=defence_options)
     return AttackResult(
         perturbed=tracker.perturbed, original_maps=original_maps, perturbed_maps=tracker.maps,
         labels=labels, perturbed_labels=tracker.labels, labels_kept=tracker.labels == labels,
         found=tracker.found, metrics=result_metrics, history=history, config=config,
         surrogate=surrogate, steps_run=tracker.steps_run, stopped_early=tracker.stopped_early,
-        noise_floor=noise_floor, images=images)
+        noise_floor=noise_floor, images=images, baseline=matching)
+
+
+def _baseline(model, images, method: str, of: str, parameters: dict, **options) -> AttackResult:
+    """The random-sign run matching the attack `of` with `parameters`."""
+    return attack(model, images, method, "random-sign", **options, **baseline_parameters(of, parameters))
+
+
+def baseline_parameters(attack: str, parameters: dict) -> dict:
+    """The random-sign baseline's parameters for an attack given `parameters`: those random
+    sign declares too, and the attack's own dissimilarity as the criterion that picks draws
+    (top-k for an attack on the label)."""
+    spec = get_attack("random-sign")
+    criterion = attack if get_attack(attack).kind == "interpretation" else "top-k"
+    own = {name: value for name, value in parameters.items() if spec.parameter(name) is not None}
+    return {**own, "criterion": criterion}
 
 
 def _classes(target, n: int, device) -> torch.Tensor | None:

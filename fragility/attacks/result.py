@@ -34,6 +34,8 @@ class AttackResult:
     # perturbation at all. None for deterministic methods (there it is 1, 1 and 0).
     noise_floor: dict[str, torch.Tensor] | None = None
     images: torch.Tensor | None = None   # (N,3,H,W) the attacked images, for the display
+    # fg.attack(..., baseline=True): the matching random-sign run (same eps, steps, criterion)
+    baseline: AttackResult | None = None
 
     def __repr__(self) -> str:
         from ..display import text
