@@ -23,6 +23,7 @@ from .sanity import (DataRandomizationResult, SanityResult, cascading_randomizat
                      data_randomization, independent_randomization, parameterised_layers)
 from .data import training_set
 from .display import plot
+from .report_html import picture, report
 from .influence import InfluenceResult, damping_sensitivity, influence_attack, influence_scores
 
 __all__ = [
@@ -34,5 +35,5 @@ __all__ = [
     "models", "parameterised_layers", "predict", "samples", "sweep", "wrap_model",
     "InfluenceResult", "damping_sensitivity", "influence_attack", "influence_scores", "training_set",
     "DataRandomizationResult", "ManipulationResult", "checkpoint_info", "data_randomization",
-    "manipulate", "manipulation", "plot",
+    "manipulate", "manipulation", "plot", "picture", "report",
 ]
