@@ -100,6 +100,9 @@ def attack_command(args: argparse.Namespace) -> int:
     from .models import load_model
 
     out = flags.output_folder(args.out)
+    if args.picture_width is not None:
+        from .report_html import check_width
+        check_width(args.picture_width)
     device = flags.device(args.device)
     request = flags.attack_request(args)            # flags checked in their own units
     model = load_model(args.model, device=device)
@@ -126,9 +129,31 @@ def attack_command(args: argparse.Namespace) -> int:
     report.attack_panel(model, image, result, baseline).save(out / "panel.png")
     record = report.attack_record(args.image, model, result, baseline)
     (out / "result.json").write_text(json.dumps(record, indent=1))
+    written = [out / "perturbed.png", out / "panel.png", out / "result.json"]
+    if args.report is not None or args.picture_width is not None:
+        written += _presentation(args, result, baseline, out)
     print(report.attack_summary(model, result, baseline))
-    print(f"wrote {out / 'perturbed.png'}, {out / 'panel.png'}, {out / 'result.json'}")
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _presentation(args: argparse.Namespace, result, baseline, out: Path) -> list[Path]:
+    """The --report page and the --picture-width pictures, with the CLI's baseline beside the run."""
+    from .report_html import picture
+    from .report_html import report as html_report
+
+    if result.baseline is None:
+        result.baseline = baseline
+    written = []
+    if args.report is not None:
+        html_report(result, args.report)
+        written.append(args.report)
+    if args.picture_width is not None:
+        for name, kind, form in (("panel-slide.png", "panel", "png"), ("history-slide.png", "history", "png"),
+                                 ("history-slide.svg", "history", "svg")):
+            (out / name).write_bytes(picture(result, kind, args.picture_width, form))
+            written.append(out / name)
+    return written
 
 
 def train_command(args: argparse.Namespace) -> int:

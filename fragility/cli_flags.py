@@ -42,6 +42,11 @@ def add_attack_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the random-sign baseline of the same eps")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
+    parser.add_argument("--report", type=Path, metavar="HTML",
+                        help="also write one self-contained HTML page of the run (opens offline)")
+    parser.add_argument("--picture-width", type=int, metavar="PIXELS",
+                        help="also write slide-ready pictures this wide into --out: panel-slide.png, "
+                             "history-slide.png and history-slide.svg")
 
     users = _users()
     group = parser.add_argument_group("attack parameters (each attack uses the ones it declares)")

@@ -202,3 +202,22 @@ def test_dashboard_main_passes_the_packaged_settings_and_the_operators_last(monk
     assert "--server.address" not in passed          # the operator's choice, given once
     assert "--theme.baseFontSize" not in passed      # set in the environment: it wins
     assert Path(seen["cwd"]) == tmp_path             # started where the operator is
+
+
+def test_report_and_slide_pictures_from_the_command_line(files, tmp_path, capsys):
+    out, page = tmp_path / "out", tmp_path / "run.html"
+    assert run_attack(files, out, "--steps", "3", "--report", str(page), "--picture-width", "800") == 0
+    html = page.read_text(encoding="utf-8")
+    record = json.loads((out / "result.json").read_text())
+    assert "<img src=\"data:image/png;base64," in html and "<script" not in html
+    assert f"{record['metrics']['spearman']:.3f}" in html                       # the attack's value
+    assert f"{record['random_sign']['metrics']['spearman']:.3f}" in html        # beside its baseline
+    assert Image.open(out / "panel-slide.png").width == 800
+    assert Image.open(out / "history-slide.png").width == 800
+    assert (out / "history-slide.svg").read_text().startswith("<svg")
+    assert str(page) in capsys.readouterr().out
+
+
+def test_too_narrow_picture_is_refused_before_the_attack(files, tmp_path, capsys):
+    assert run_attack(files, tmp_path / "out", "--picture-width", "50") == 2
+    assert "at least 320 pixels, got 50" in capsys.readouterr().err
