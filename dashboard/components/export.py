@@ -1,8 +1,9 @@
-"""Downloads of a finished run: images, per-step CSV, JSON and a reproducing snippet."""
+"""Downloads of a finished run: images, per-step CSV, JSON, a reproducing snippet and an HTML report."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -47,6 +48,13 @@ def result_json(result, baseline, choices: Choices) -> str:
         "surrogate": result.surrogate,
     }
     return json.dumps(document, indent=2)
+
+
+def report_page(result, baseline, choices: Choices) -> str:
+    """fg.report of the run with its random-sign baseline and the page's own snippet."""
+    if baseline is not None and result.baseline is None:
+        result = dataclasses.replace(result, baseline=baseline)    # the job's result stays as it is
+    return fg.report(result, snippet=snippet(choices))
 
 
 def _argument(parameter, value) -> str:

@@ -111,7 +111,7 @@ def _before(choices: Choices, opacity: float) -> None:
     except fg.FragilityError as error:
         st.error(escape(str(error)))
         return
-    columns = st.columns(5)
+    columns = st.columns(6)
     columns[0].image(panels.to_pil(choices.image), caption=f"Original: {_label(prediction)}",
                      width="stretch")
     columns[1].image(panels.overlay(choices.image, saliency, opacity),
@@ -278,7 +278,7 @@ def _exports(job: state.Job, choices: Choices, tiles) -> None:
     st.subheader("Export")
     title = (f"{fg.get_method(choices.method).title} · {fg.get_attack(choices.attack).title} "
              f"attack · ε = {choices.epsilon255:g}/255")
-    columns = st.columns(5)
+    columns = st.columns(6)
     columns[0].download_button("Perturbed image (PNG)",
                                panels.png_bytes(panels.to_pil(result.perturbed[0],
                                                               size=result.perturbed.shape[-1])),
@@ -298,6 +298,10 @@ def _exports(job: state.Job, choices: Choices, tiles) -> None:
     code = export.snippet(choices)
     columns[4].download_button("Python snippet", code, file_name="reproduce.py",
                                mime="text/x-python", key="export_snippet", on_click="ignore")
+    # drawn when clicked: the charts take seconds to render as PNG
+    columns[5].download_button("Report (HTML)", lambda: export.report_page(result, baseline, choices),
+                               file_name="report.html", mime="text/html", key="export_report",
+                               on_click="ignore")
     with details.expander("Reproduce this run in Python", "attack_snippet") as box:
         if box.open:
             st.code(code, language="python")

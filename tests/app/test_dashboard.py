@@ -192,7 +192,9 @@ def test_exports_reproduce_the_run(app):
     result = job.result[0]
     downloads = {button.key: button for button in app.get("download_button")}
     assert {"export_png", "export_panel", "export_csv", "export_json",
-            "export_snippet"} <= set(downloads)
+            "export_snippet", "export_report"} <= set(downloads)
+    assert downloads["export_report"].label == "Report (HTML)"
+    assert downloads["export_report"].proto.HasField("deferred_file_id")   # drawn when clicked
     assert not app.code                       # drawn only once its expander is opened
     app.session_state["attack_snippet"] = True
     app.run()
@@ -203,6 +205,24 @@ def test_exports_reproduce_the_run(app):
     for name in ("spearman", "top_k_intersection", "center_shift"):
         torch.testing.assert_close(again.metrics[name].cpu(), result.metrics[name].cpu())
     torch.testing.assert_close(again.perturbed.cpu(), result.perturbed.cpu())
+
+
+def test_report_download_holds_the_run_its_baseline_and_the_pages_snippet(app, monkeypatch):
+    from dashboard.components import export
+
+    job = run_attack(app, 3)
+    result, baseline = job.result
+    assert "export_report" in {button.key for button in app.get("download_button")}
+    app.session_state["attack_snippet"] = True
+    app.run()
+    code = app.code[0].value
+    monkeypatch.setattr(export, "snippet", lambda choices: code)   # the page's choices, as shown
+    page = export.report_page(result, baseline, None)
+    assert result.baseline is None                     # the job's result is left as it was
+    assert '<img src="data:image/png;base64,' in page and "<script" not in page
+    assert f"{float(result.metrics['spearman'][0]):.3f}" in page
+    assert f"{float(baseline.metrics['spearman'][0]):.3f}" in page   # beside the random sign
+    assert code.splitlines()[3] in page                # the dashboard's own snippet
 
 
 def test_details_summarise_the_mask_that_the_json_export_holds_in_full(app):
