@@ -47,12 +47,39 @@ def report(result, path: str | Path | None = None, snippet: str | None = None) -
     code = snippet if snippet is not None else reproducing_snippet(result)
     if code:
         sections.append("<h2>Reproduce in Python</h2><pre><code>" + _text(code) + "</code></pre>")
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>fragility: '
-            f"{display._e(title)}</title><style>{STYLE}</style></head><body>\n"
-            + "\n".join(sections) + "\n</body></html>\n")
+    page = _page(f"fragility: {title}", sections)
     if path is not None:
         Path(path).write_text(page, encoding="utf-8")
     return page
+
+
+def sweep_report(out: str | Path):
+    """`fragility report OUT --html`: redraw OUT's figures and write OUT/report.html, the
+    summary table and every figure inline (PNG; without kaleido's browser, the curves as
+    Plotly HTML with its script inline, still offline). The summary table and the files
+    written, the page last."""
+    from .experiments.report import curves, read_results
+    from .experiments.report import report as redraw
+
+    table, files = redraw(out)
+    sections = ["<h1>Sweep report</h1>", f"<p>{display._e(str(out))}</p>", "<h2>Summary</h2>",
+                table.to_html(index=False, float_format=lambda value: f"{value:.3f}", border=0)]
+    pngs = [path for path in files if path.suffix == ".png"]
+    sections.append("<h2>Figures</h2>")
+    for path in pngs:
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        sections.append(f'<h3>{display._e(path.stem)}</h3><img src="data:image/png;base64,{encoded}" '
+                        f'alt="{display._e(path.stem)}">')
+    if not pngs:
+        sections.append(curves(read_results(out)).to_html(include_plotlyjs=True, full_html=False))
+    page_path = Path(out) / "report.html"
+    page_path.write_text(_page("fragility: sweep report", sections), encoding="utf-8")
+    return table, [*files, page_path]
+
+
+def _page(title: str, sections: list[str]) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{display._e(title)}'
+            f"</title><style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n")
 
 
 def picture(result, kind: str = "panel", width: int = 1600, format: str = "png") -> bytes:

@@ -49,6 +49,9 @@ def add_parsers(commands) -> None:
                                  description="Redraw OUT/figures/ from OUT/results.parquet and print "
                                              "a summary table.")
     report.add_argument("out", type=Path, help="a sweep's results folder")
+    report.add_argument("--html", action="store_true",
+                        help="also write OUT/report.html: the summary table and the figures in one "
+                             "self-contained page that opens offline")
     report.set_defaults(handler=report_command)
 
 
@@ -84,7 +87,11 @@ def sweep_command(args: argparse.Namespace) -> int:
 def report_command(args: argparse.Namespace) -> int:
     from .report import report
 
-    table, files = report(args.out)
+    if args.html:
+        from ..report_html import sweep_report
+        table, files = sweep_report(args.out)
+    else:
+        table, files = report(args.out)
     _print_summary(table)
     print("wrote " + ", ".join(str(path) for path in files))
     return 0

@@ -48,6 +48,42 @@ def test_sweep_writes_rows_config_and_figures_and_report_redraws_them(model_file
     assert (out / "figures" / "curves.html").is_file()
 
 
+def test_report_html_is_one_offline_page_with_the_table_and_figures(model_file, tmp_path, capsys, monkeypatch):
+    import base64
+    import io
+    import re
+
+    import plotly.io as pio
+    from PIL import Image
+
+    out = tmp_path / "out"
+    assert cli.main(sweep_args(model_file, out, "synthetic:2")) == 0
+    capsys.readouterr()
+    assert cli.main(["report", str(out), "--html"]) == 0
+    assert str(out / "report.html") in capsys.readouterr().out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    from fragility.experiments.report import summary
+    table = summary(fg.experiments.read_results(out))
+    assert f"{table['top_k_intersection'].iloc[0]:.3f}" in page and "random-sign" in page
+    assert "<script" not in page and re.search(r"https?://", page) is None
+    if Path("/usr/bin/chromium").exists():                      # kaleido draws the PNGs
+        pictures = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+        assert len(pictures) >= 4
+        assert all(Image.open(io.BytesIO(base64.b64decode(data))).width > 0 for data in pictures)
+
+    def no_browser(*args, **kwargs):
+        raise RuntimeError("no browser")
+
+    monkeypatch.setattr(pio, "write_images", no_browser)
+    for path in (out / "figures").glob("*.png"):
+        path.unlink()
+    with pytest.warns(UserWarning, match="HTML only"):
+        assert cli.main(["report", str(out), "--html"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src=\"data:image/png" not in page and re.search(r"<script[^>]*\bsrc=", page) is None
+    assert "Plotly.newPlot" in page
+
+
 def test_bad_arguments_are_one_line_and_exit_2(model_file, tmp_path, capsys):
     assert cli.main(sweep_args(model_file, tmp_path / "out", "synthetic:0")) == 2
     assert "synthetic:N" in capsys.readouterr().err
