@@ -3,6 +3,8 @@
 `report` writes what the notebook display shows (tiles, metrics beside their baselines,
 the verdict) plus the configuration, a Python snippet that reproduces the run and the
 charts, all inline: the page opens offline, from a file, with no server and no script.
+`sweep_report` does the same for a sweep's results folder; `picture` draws a result's panel
+or chart for a slide.
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ def _chart(result) -> str | None:
         height = figure.layout.height or 400
         png = figure.to_image(format="png", width=width, height=height)
     except Exception as error:  # no browser for kaleido, or kaleido itself failing
-        return f"<p><small>charts left out: drawing them needs kaleido with Chrome or Chromium ({display._e(error)})</small></p>"
+        return ("<p><small>charts left out: drawing them needs kaleido with Chrome or Chromium "
+                f"({display._e(error)})</small></p>")
     encoded = base64.b64encode(png).decode()
     return f'<img src="data:image/png;base64,{encoded}" width="{width}" alt="charts of the run">'
 

@@ -28,7 +28,8 @@ def test_report_opens_offline_from_a_file(page, tmp_path, screenshots):
     page.route("**/*", block)
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
-    widths = page.eval_on_selector_all("img", "images => images.map(image => image.complete ? image.naturalWidth : 0)")
+    widths = page.eval_on_selector_all(
+        "img", "images => images.map(image => image.complete ? image.naturalWidth : 0)")
     assert len(widths) >= 6 and all(width > 0 for width in widths), widths   # five tiles and the chart
     assert page.get_by_text("random sign").count() >= 1
     assert outside == []
