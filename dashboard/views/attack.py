@@ -9,7 +9,7 @@ import streamlit as st
 import fragility as fg
 
 from ..components import compute, details, export, figures, live, panels, state
-from ..components.choices import Choices, adaptive_note
+from ..components.choices import Choices, adaptive_note, photo_note
 from ..components.failures import escape
 
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
@@ -26,6 +26,8 @@ def render(choices: Choices) -> None:
                 f"ε = {choices.epsilon255:g}/255, {choices.steps} steps")
     if choices.defence:
         st.markdown(adaptive_note(choices))
+    if note := photo_note(choices):
+        st.warning(note, icon=":material/photo_camera:")
     key = state.config_key(choices.key_parts())
     run_column, note_column, opacity_column = st.columns([1.2, 3, 1.6], vertical_alignment="center")
     opacity = opacity_column.slider("Map opacity over the image", 0.0, 1.0, 0.65, 0.05,

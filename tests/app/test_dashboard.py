@@ -235,3 +235,20 @@ def test_a_budget_that_ends_during_the_baseline_says_so(monkeypatch):
     assert [text for text in shown if text.startswith((
         "Stopped during the random-sign baseline because it ran out of its time budget of 1 s, "
         "before the attack started", "Stopped because it ran out of its time budget of 1 s"))], shown
+
+
+def test_a_photo_under_the_bundled_model_is_warned_about_at_once(app):
+    def shape_warnings():
+        return [w.value for w in app.warning if "generated shapes" in w.value]
+
+    assert not shape_warnings()                       # a bundled sample: nothing to warn about
+    photo = fg.samples("photo")[0]
+    app.selectbox(key="image_choice").set_value("Upload your own image").run()
+    app.file_uploader(key="image_file").set_value(
+        (photo.path.name, photo.path.read_bytes(), "image/jpeg")).run()
+    [warning] = shape_warnings()                      # before any Run
+    assert "heart" in warning and "Torchvision zoo" in warning
+    from fragility.models.zoo import cache_file
+    assert cache_file("resnet18").name in warning and str(cache_file("resnet18").parent) in warning
+    app.selectbox(key="image_choice").set_value(fg.samples("synthetic")[0].name).run()
+    assert not shape_warnings()
