@@ -74,6 +74,7 @@ def _work(choices: Choices):
             if baseline.stopped_early:
                 return None, baseline
             baselines[baseline_key] = baseline
+            job.baseline_ran = True
         elif baseline is not None:
             job.baseline_history = baseline.history
         job.phase, job.step, job.total = "attack", 0, arguments["steps"]
@@ -197,13 +198,21 @@ def _original_key(choices: Choices) -> str:
                              "method": choices.method, "options": choices.method_options})
 
 
+def finished_text(job: state.Job, steps: int) -> str:
+    """The banner of a finished attack: its steps' time, and the whole wait if a baseline ran."""
+    text = f"Finished {steps} steps in {job.elapsed():.1f} s"
+    if job.baseline_ran:
+        text += f" ({job.whole_time():.1f} s with the random-sign baseline)"
+    return text + "."
+
+
 def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
     result, baseline = job.result
     if result.stopped_early:
         st.warning(f"Stopped after {result.steps_run} of {choices.steps} steps"
                    f"{state.stop_note(job)}: showing the best perturbation found so far.")
     else:
-        st.success(f"Finished {result.steps_run} steps in {job.elapsed():.1f} s.")
+        st.success(finished_text(job, result.steps_run))
     before, after = job.predictions
     original_map, perturbed_map = result.original_maps[0], result.perturbed_maps[0]
     tiles = _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,

@@ -252,3 +252,15 @@ def test_a_photo_under_the_bundled_model_is_warned_about_at_once(app):
     assert cache_file("resnet18").name in warning and str(cache_file("resnet18").parent) in warning
     app.selectbox(key="image_choice").set_value(fg.samples("synthetic")[0].name).run()
     assert not shape_warnings()
+
+
+def test_the_finished_banner_counts_the_baseline_in_the_wait(app):
+    import re
+    run_attack(app, 3)
+    banner = re.fullmatch(r"Finished 3 steps in ([\d.]+) s \(([\d.]+) s with the random-sign "
+                          r"baseline\)\.", app.success[0].value)
+    assert banner, app.success[0].value
+    assert float(banner[2]) >= float(banner[1])
+    app.selectbox(key="attack").set_value("random-sign").run()   # its own baseline: no second run
+    run_attack(app, 3)
+    assert re.fullmatch(r"Finished 3 steps in [\d.]+ s\.", app.success[0].value), app.success[0].value
