@@ -202,3 +202,13 @@ def test_dashboard_main_passes_the_packaged_settings_and_the_operators_last(monk
     assert "--server.address" not in passed          # the operator's choice, given once
     assert "--theme.baseFontSize" not in passed      # set in the environment: it wins
     assert Path(seen["cwd"]) == tmp_path             # started where the operator is
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_bench_help_prints_usage_and_runs_nothing(monkeypatch, capsys, flag):
+    ran = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: ran.append(command) or 0)
+    assert cli.main(["bench", flag]) == 0
+    assert ran == []
+    out = capsys.readouterr().out
+    assert out.startswith("usage: fragility bench") and "bench_attack_step.py" in out
