@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 import fragility as fg
+from fragility import cli_report
 
 from ..components import compute, details, export, figures, live, panels, state
 from ..components.choices import Choices, adaptive_note, photo_note
@@ -123,7 +124,7 @@ def _before(choices: Choices, opacity: float) -> None:
 
 
 def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: float,
-           before: str, after: str) -> list:
+           before: str, after: str) -> None:
     image = choices.image
     epsilon255 = max(choices.epsilon255, 1e-9)
     tiles = [
@@ -140,7 +141,6 @@ def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: fl
     for column, (picture, caption) in zip(columns, tiles):
         column.image(picture, caption=caption.replace("\n", " · "), width="stretch")
     columns[-1].image(panels.colorbar(), caption="low → high saliency", width="stretch")
-    return tiles
 
 
 def baseline_name(choices: Choices) -> str:
@@ -215,13 +215,13 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
         st.success(finished_text(job, result.steps_run))
     before, after = job.predictions
     original_map, perturbed_map = result.original_maps[0], result.perturbed_maps[0]
-    tiles = _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
-                   _label(before), _label(after))
+    _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
+           _label(before), _label(after))
     if not bool(result.found[0]):
         st.warning(f"No label-keeping perturbation found in {result.steps_run} steps: every step "
                    "changed the predicted label, so the tiles show the original image and map and "
                    "there are no metrics to report. Try a smaller ε or step size, or more steps.")
-        _exports(job, choices, tiles)
+        _exports(job, choices, opacity)
         return
     _cards(result, baseline, baseline_name(choices))
     pixels = original_map.numel()
@@ -232,7 +232,7 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
                                                         baseline.perturbed_maps, k)[0])
                     for k in ks]
     _charts(job, choices, original_map, (ks, curve, random_curve))
-    _exports(job, choices, tiles)
+    _exports(job, choices, opacity)
     with details.expander("Details: configuration and surrogate", "attack_details") as box:
         if box.open:
             st.markdown(f"Differentiated through: {result.surrogate}")
@@ -284,11 +284,11 @@ def _cards(result, baseline, baseline_label: str) -> None:
                       help=help_text, border=True)
 
 
-def _exports(job: state.Job, choices: Choices, tiles) -> None:
+def _exports(job: state.Job, choices: Choices, opacity: float) -> None:
     result, baseline = job.result
     st.subheader("Export")
-    title = (f"{fg.get_method(choices.method).title} · {fg.get_attack(choices.attack).title} "
-             f"attack · ε = {choices.epsilon255:g}/255")
+    # the command line's panel: the same tiles, title and metrics line
+    picture = cli_report.attack_panel(choices.model, choices.image, result, baseline, opacity)
     columns = st.columns(5)
     columns[0].download_button("Perturbed image (PNG)",
                                panels.png_bytes(panels.to_pil(result.perturbed[0],
@@ -296,7 +296,7 @@ def _exports(job: state.Job, choices: Choices, tiles) -> None:
                                file_name="perturbed.png", mime="image/png", key="export_png",
                                on_click="ignore")
     columns[1].download_button("Side-by-side panel (PNG)",
-                               panels.png_bytes(panels.panel(tiles, title)),
+                               panels.png_bytes(picture),
                                file_name="panel.png", mime="image/png", key="export_panel",
                                on_click="ignore")
     columns[2].download_button("Per-step CSV", export.history_csv(job.history, job.baseline_history),

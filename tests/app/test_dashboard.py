@@ -264,3 +264,18 @@ def test_the_finished_banner_counts_the_baseline_in_the_wait(app):
     app.selectbox(key="attack").set_value("random-sign").run()   # its own baseline: no second run
     run_attack(app, 3)
     assert re.fullmatch(r"Finished 3 steps in [\d.]+ s\.", app.success[0].value), app.success[0].value
+
+
+def test_the_exported_panel_is_the_command_lines_with_its_metrics_line(app, monkeypatch):
+    from fragility import rendering
+    drawn = []
+    draw = rendering.panel
+    monkeypatch.setattr(rendering, "panel",
+                        lambda tiles, title="", footer="": drawn.append((title, footer))
+                        or draw(tiles, title, footer))
+    job = run_attack(app, 3)
+    result, baseline = job.result
+    [(title, footer)] = drawn
+    assert title == f"gradient under top-k, eps 8/255, 3 steps, k = {result.config['k']}"
+    spearman = float(result.metrics["spearman"][0])
+    assert f"Spearman {spearman:.3f} (random sign {float(baseline.metrics['spearman'][0]):.3f})" in footer
