@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
-from app_driver import APP, latest_job, run_until_done, wait_for_step
+from app_driver import APP, latest_job, open_page, run_until_done, wait_for_step
 from dashboard.components import export, state
 
 
@@ -279,3 +279,12 @@ def test_the_exported_panel_is_the_command_lines_with_its_metrics_line(app, monk
     assert title == f"gradient under top-k, eps 8/255, 3 steps, k = {result.config['k']}"
     spearman = float(result.metrics["spearman"][0])
     assert f"Spearman {spearman:.3f} (random sign {float(baseline.metrics['spearman'][0]):.3f})" in footer
+
+
+def test_a_direct_link_to_attack_opens_the_attack_page(app):
+    root = [info for info in app._registered_pages.values() if info.get("url_pathname") == ""]
+    assert len(root) == 1                              # the Attack page stays the default
+    assert app.title[0].value == "How fragile is this explanation?"
+    open_page(app, "attack")                           # what /attack resolves to
+    assert app.title[0].value == "How fragile is this explanation?"
+    assert "run_attack" in [button.key for button in app.button]
