@@ -262,6 +262,12 @@ def _defence(choices: Choices) -> None:
                                            choices)
 
 
+def top_k_title(choices: Choices) -> str:
+    """"Top-82 (2% of the pixels)": k said as the share of the map it covers."""
+    pixels = choices.image.shape[-2] * choices.image.shape[-1]
+    return f"Top-{choices.k} ({100 * choices.k / pixels:.2g}% of the pixels)"
+
+
 def photo_note(choices: Choices) -> str:
     """A warning for an uploaded image under a model of generated shapes ("" otherwise):
     such a model names one of its shapes for any photo, often at 100%."""

@@ -10,7 +10,7 @@ import fragility as fg
 from fragility import cli_report
 
 from ..components import compute, details, export, figures, live, panels, state
-from ..components.choices import Choices, adaptive_note, photo_note
+from ..components.choices import Choices, adaptive_note, photo_note, top_k_title
 from ..components.failures import escape
 
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
@@ -160,7 +160,7 @@ def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> No
                                        "Spearman rank correlation per step", choices.steps, name),
                       key="chart_spearman", config={"displayModeBar": False})
     right.plotly_chart(figures.per_step(job.history, job.baseline_history, "top_k_intersection",
-                                        f"Top-{choices.k} intersection per step", choices.steps, name),
+                                        f"{top_k_title(choices)} intersection per step", choices.steps, name),
                        key="chart_topk", config={"displayModeBar": False})
     left, right = st.columns(2)
     start = tuple(fg.metrics.center_of_mass(original_map[None])[0].tolist())

@@ -12,7 +12,7 @@ import fragility as fg
 from fragility.chance import GAPS, RANKINGS, beyond_chance, missing_note
 
 from ..components import compute, figures, live, panels, state
-from ..components.choices import Choices, adaptive_note
+from ..components.choices import Choices, adaptive_note, top_k_title
 
 PER_ROW = 4
 RANK_COLUMNS = {"mean": "mean of both gaps", "spearman": "Δ Spearman", "top_k_intersection": "Δ top-k"}
@@ -148,7 +148,7 @@ def _ranking(partial: list[dict], choices: Choices, by: str) -> None:
         return
     titles = [fg.get_method(row["method"]).title for row in ranked]
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=["Spearman rank correlation", f"Top-{choices.k} intersection"])
+                           subplot_titles=["Spearman rank correlation", f"{top_k_title(choices)} intersection"])
 
     def bars(metric, col, pair_index, name, color, pattern="", which="plain"):
         values = [float(row[which][pair_index].metrics[metric][0]) for row in ranked]

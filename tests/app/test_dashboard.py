@@ -288,3 +288,15 @@ def test_a_direct_link_to_attack_opens_the_attack_page(app):
     open_page(app, "attack")                           # what /attack resolves to
     assert app.title[0].value == "How fragile is this explanation?"
     assert "run_attack" in [button.key for button in app.button]
+
+
+def test_top_k_is_said_as_a_share_of_the_pixels(app):
+    from dashboard.components.choices import top_k_title
+    image = torch.zeros(3, 64, 64)
+    assert top_k_title(SimpleNamespace(k=82, image=image)) == "Top-82 (2% of the pixels)"
+    assert top_k_title(SimpleNamespace(k=5, image=image)) == "Top-5 (0.12% of the pixels)"
+    run_attack(app, 2)
+    k = latest_job(app).result[0].config["k"]
+    specs = [chart.proto.spec for chart in app.get("plotly_chart")]
+    assert any(f"Top-{k} ({100 * k / 4096:.2g}% of the pixels) intersection per step" in spec
+               for spec in specs)
