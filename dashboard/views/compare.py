@@ -60,6 +60,7 @@ def render(choices: Choices) -> None:
     if job is None:
         defended = f", with and without {fg.get_defence(choices.defence).title}" if choices.defence else ""
         st.caption(f"{len(names)} methods × {steps} steps, each with its random-sign baseline{defended}.")
+        st.caption(cost_note(choices, names))
     elif job.running:
         live.show(job, "stop_compare",
                   lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done",
@@ -71,6 +72,29 @@ def render(choices: Choices) -> None:
             st.warning(f"Stopped{state.stop_note(job)}: showing the methods finished so far.")
         _ranking(job.partial, choices, by)
         _grid(job.partial, choices, opacity, by)
+
+
+def passes_per_step(name: str, choices: Choices) -> int:
+    """How many forward/backward passes one attack step spends on `name`'s map: one per
+    integration point or noisy sample for the methods that average maps, else one."""
+    values = {parameter.name: parameter.default for parameter in fg.get_method(name).parameters}
+    if name == choices.method:
+        values.update(choices.method_options)
+    count = values.get("samples", values.get("steps")) if name in ("smoothgrad", "integrated-gradients") else 1
+    return int(count)
+
+
+def cost_note(choices: Choices, names: list[str]) -> str:
+    """What each method costs per step, said before the run."""
+    passes = {name: passes_per_step(name, choices) for name in names}
+    costly = {name: count for name, count in passes.items() if count > 1}
+    if not costly:
+        return f"Each method's map costs one forward/backward pass per attack step ({len(names)} in all)."
+    listed = ", ".join(f"{fg.get_method(name).title} {count}" for name, count in costly.items())
+    return (f"Cost per attack step, in forward/backward passes of one image: one for each method but {listed} "
+            f"(one per integration point or noisy sample), {sum(costly.values())} of the "
+            f"{sum(passes.values())} passes of a step. Choosing one of them as the method in the sidebar "
+            "lets you lower its points or samples for this run.")
 
 
 # ---------------------------------------------------------------- computing (worker thread)
