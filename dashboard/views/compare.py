@@ -63,7 +63,8 @@ def render(choices: Choices) -> None:
         st.caption(cost_note(choices, names))
     elif job.running:
         live.show(job, "stop_compare",
-                  lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done",
+                  lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done"
+                              f"{time_left_text(job, choices, names)}",
                   lambda: _grid(list(job.partial), choices, opacity, by))
     elif job.error:
         state.show_error(job)
@@ -82,6 +83,17 @@ def passes_per_step(name: str, choices: Choices) -> int:
         values.update(choices.method_options)
     count = values.get("samples", values.get("steps")) if name in ("smoothgrad", "integrated-gradients") else 1
     return int(count)
+
+
+def time_left_text(job: state.Job, choices: Choices, names: list[str]) -> str:
+    """' · about 40 s left', from the time the finished methods took per pass ('' before one
+    has finished): the methods' costs differ a hundredfold, so steps alone would mislead."""
+    passes = {name: passes_per_step(name, choices) for name in names}
+    done = sum(passes[row["method"]] for row in job.partial)
+    if not done:
+        return ""
+    left = sum(passes.values()) - done
+    return f" · about {job.whole_time() / done * left:.0f} s left"
 
 
 def cost_note(choices: Choices, names: list[str]) -> str:
