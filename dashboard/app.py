@@ -57,8 +57,12 @@ def experiments_page() -> None:
     experiments.render(choices)
 
 
+# Streamlit serves the default page only at the root ("" is its URL pathname, whatever its
+# url_path), so a direct link to /attack opens a hidden twin of it.
 navigation = st.navigation([
-    st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack", default=True),
+    st.Page(attack_page, title="Attack", icon=":material/target:", url_path="attack-home", default=True),
+    st.Page(lambda: attack.render(choices), title="Attack", icon=":material/target:", url_path="attack",
+            visibility="hidden"),
     st.Page(compare_page, title="Compare methods", icon=":material/leaderboard:", url_path="compare"),
     st.Page(sanity_page, title="Sanity check", icon=":material/shuffle:", url_path="sanity"),
     st.Page(lambda: influence.render(choices), title="Influence", icon=":material/groups:", url_path="influence"),

@@ -201,6 +201,12 @@ def bench_command(args: argparse.Namespace) -> int:
     scripts = sorted(folder.glob("bench_*.py"))
     if not scripts:
         raise ConfigError(f"no benchmark scripts in {folder}; run `fragility bench` from a source checkout")
+    if {"-h", "--help"} & set(args.rest):
+        print("usage: fragility bench [OPTIONS]\n\nRuns each benchmark script in turn, passing "
+              "OPTIONS to every one, and stops at the first that fails. The scripts:\n"
+              + "\n".join(f"  {script.name}" for script in scripts)
+              + f"\n\nEach takes its own options: python {folder.name}/SCRIPT --help.")
+        return 0
     for script in scripts:
         code = subprocess.call([sys.executable, str(script), *args.rest])
         if code:

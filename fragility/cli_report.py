@@ -15,14 +15,16 @@ def _value(metrics: dict | None, name: str) -> float | None:
     return None if metrics is None or name not in metrics else float(metrics[name][0])
 
 
-def attack_panel(model, image, result, baseline) -> Image.Image:
-    """Original, perturbed, perturbation, both maps (and the target map), with captions."""
+def attack_panel(model, image, result, baseline, opacity: float = 0.65) -> Image.Image:
+    """Original, perturbed, perturbation, both maps (and the target map), with captions, a
+    title naming the run and a line of metrics beside the random-sign baseline's."""
     config = result.config
     before = model.label_name(int(result.labels[0]))
     after = model.label_name(int(result.perturbed_labels[0]))
     epsilon = config["epsilon"]
     tiles = rendering.attack_tiles(image, result.perturbed[0], result.original_maps[0],
-                                   result.perturbed_maps[0], config, before, after, size=320)
+                                   result.perturbed_maps[0], config, before, after, size=320,
+                                   opacity=opacity)
     found = bool(result.found[0])
     title = (f"{config['method']} under {config['attack']}, eps {epsilon * 255:g}/255, "
              f"{result.steps_run} steps, k = {config['k']}")

@@ -221,3 +221,13 @@ def test_report_and_slide_pictures_from_the_command_line(files, tmp_path, capsys
 def test_too_narrow_picture_is_refused_before_the_attack(files, tmp_path, capsys):
     assert run_attack(files, tmp_path / "out", "--picture-width", "50") == 2
     assert "at least 320 pixels, got 50" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_bench_help_prints_usage_and_runs_nothing(monkeypatch, capsys, flag):
+    ran = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: ran.append(command) or 0)
+    assert cli.main(["bench", flag]) == 0
+    assert ran == []
+    out = capsys.readouterr().out
+    assert out.startswith("usage: fragility bench") and "bench_attack_step.py" in out

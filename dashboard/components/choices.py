@@ -262,6 +262,28 @@ def _defence(choices: Choices) -> None:
                                            choices)
 
 
+def top_k_title(choices: Choices) -> str:
+    """"Top-82 (2% of the pixels)": k said as the share of the map it covers."""
+    pixels = choices.image.shape[-2] * choices.image.shape[-1]
+    return f"Top-{choices.k} ({100 * choices.k / pixels:.2g}% of the pixels)"
+
+
+def photo_note(choices: Choices) -> str:
+    """A warning for an uploaded image under a model of generated shapes ("" otherwise):
+    such a model names one of its shapes for any photo, often at 100%."""
+    if choices.model is None or choices.model.domain != "synthetic" or choices.sample is not None:
+        return ""
+    from fragility.models.zoo import cache_file
+    example = "resnet18"
+    target = cache_file(example)
+    shapes = ", ".join(choices.model.labels)
+    return (f"**This model knows only {len(choices.model.labels)} generated shapes** ({shapes}), "
+            "so if this upload is a photo, its label and confidence mean nothing. For photos choose "
+            f"**Torchvision zoo** under Model in the sidebar (e.g. {example}, trained on "
+            "ImageNet). Offline, first place its weights file "
+            f"`{target.name}` in the folder `{target.parent}`.")
+
+
 def adaptive_note(choices: Choices) -> str:
     """One line saying how a defence is attacked ("" without a defence)."""
     if choices.defence is None:

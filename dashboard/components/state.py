@@ -210,6 +210,7 @@ class Job:
         self.stop = _Stop()
         self.history: list[dict] = []
         self.baseline_history: list[dict] = []
+        self.baseline_ran = False             # a random-sign baseline was computed in this job
         self.center_path: list[tuple[float, float]] = []
         self.snapshot: dict | None = None     # best-so-far tensors, for live tiles
         self.partial: list = []               # finished parts (the compare view)
@@ -247,6 +248,12 @@ class Job:
 
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - self.started
+
+    def whole_time(self) -> float:
+        """Seconds since the job left the queue, all its phases (elapsed(): its last phase)."""
+        if self._began is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self._began
 
     def time_left(self) -> float | None:
         if self.step <= 0:
@@ -322,9 +329,8 @@ class Job:
     def _finish(self) -> None:
         self.finished = time.monotonic()
         # the whole run (elapsed() restarts with a job's last phase, for its steps and time left)
-        ran = self.finished - self._began if self._began is not None else 0.0
         workers.LOG.info("job %d %s after %.2f s", self.number,
-                         "stopped" if self.stopped else "finished", ran)
+                         "stopped" if self.stopped else "finished", self.whole_time())
         self.phase = "stopped" if self.stopped else "done"
         self._done.set()
 

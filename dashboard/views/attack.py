@@ -7,9 +7,10 @@ import time
 import streamlit as st
 
 import fragility as fg
+from fragility import cli_report
 
 from ..components import compute, details, export, figures, live, panels, state
-from ..components.choices import Choices, adaptive_note
+from ..components.choices import Choices, adaptive_note, photo_note, top_k_title
 from ..components.failures import escape
 
 K_RANGE = [5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200]
@@ -26,6 +27,8 @@ def render(choices: Choices) -> None:
                 f"ε = {choices.epsilon255:g}/255, {choices.steps} steps")
     if choices.defence:
         st.markdown(adaptive_note(choices))
+    if note := photo_note(choices):
+        st.warning(note, icon=":material/photo_camera:")
     key = state.config_key(choices.key_parts())
     run_column, note_column, opacity_column = st.columns([1.2, 3, 1.6], vertical_alignment="center")
     opacity = opacity_column.slider("Map opacity over the image", 0.0, 1.0, 0.65, 0.05,
@@ -72,6 +75,7 @@ def _work(choices: Choices):
             if baseline.stopped_early:
                 return None, baseline
             baselines[baseline_key] = baseline
+            job.baseline_ran = True
         elif baseline is not None:
             job.baseline_history = baseline.history
         job.phase, job.step, job.total = "attack", 0, arguments["steps"]
@@ -120,7 +124,7 @@ def _before(choices: Choices, opacity: float) -> None:
 
 
 def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: float,
-           before: str, after: str) -> list:
+           before: str, after: str) -> None:
     image = choices.image
     epsilon255 = max(choices.epsilon255, 1e-9)
     tiles = [
@@ -137,7 +141,6 @@ def _tiles(choices: Choices, original_map, perturbed, perturbed_map, opacity: fl
     for column, (picture, caption) in zip(columns, tiles):
         column.image(picture, caption=caption.replace("\n", " · "), width="stretch")
     columns[-1].image(panels.colorbar(), caption="low → high saliency", width="stretch")
-    return tiles
 
 
 def baseline_name(choices: Choices) -> str:
@@ -157,7 +160,7 @@ def _charts(job: state.Job, choices: Choices, original_map, k_curves=None) -> No
                                        "Spearman rank correlation per step", choices.steps, name),
                       key="chart_spearman", config={"displayModeBar": False})
     right.plotly_chart(figures.per_step(job.history, job.baseline_history, "top_k_intersection",
-                                        f"Top-{choices.k} intersection per step", choices.steps, name),
+                                        f"{top_k_title(choices)} intersection per step", choices.steps, name),
                        key="chart_topk", config={"displayModeBar": False})
     left, right = st.columns(2)
     start = tuple(fg.metrics.center_of_mass(original_map[None])[0].tolist())
@@ -195,22 +198,30 @@ def _original_key(choices: Choices) -> str:
                              "method": choices.method, "options": choices.method_options})
 
 
+def finished_text(job: state.Job, steps: int) -> str:
+    """The banner of a finished attack: its steps' time, and the whole wait if a baseline ran."""
+    text = f"Finished {steps} steps in {job.elapsed():.1f} s"
+    if job.baseline_ran:
+        text += f" ({job.whole_time():.1f} s with the random-sign baseline)"
+    return text + "."
+
+
 def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
     result, baseline = job.result
     if result.stopped_early:
         st.warning(f"Stopped after {result.steps_run} of {choices.steps} steps"
                    f"{state.stop_note(job)}: showing the best perturbation found so far.")
     else:
-        st.success(f"Finished {result.steps_run} steps in {job.elapsed():.1f} s.")
+        st.success(finished_text(job, result.steps_run))
     before, after = job.predictions
     original_map, perturbed_map = result.original_maps[0], result.perturbed_maps[0]
-    tiles = _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
-                   _label(before), _label(after))
+    _tiles(choices, original_map, result.perturbed[0], perturbed_map, opacity,
+           _label(before), _label(after))
     if not bool(result.found[0]):
         st.warning(f"No label-keeping perturbation found in {result.steps_run} steps: every step "
                    "changed the predicted label, so the tiles show the original image and map and "
                    "there are no metrics to report. Try a smaller ε or step size, or more steps.")
-        _exports(job, choices, tiles)
+        _exports(job, choices, opacity)
         return
     _cards(result, baseline, baseline_name(choices))
     pixels = original_map.numel()
@@ -221,7 +232,7 @@ def _finished(job: state.Job, choices: Choices, opacity: float) -> None:
                                                         baseline.perturbed_maps, k)[0])
                     for k in ks]
     _charts(job, choices, original_map, (ks, curve, random_curve))
-    _exports(job, choices, tiles)
+    _exports(job, choices, opacity)
     with details.expander("Details: configuration and surrogate", "attack_details") as box:
         if box.open:
             st.markdown(f"Differentiated through: {result.surrogate}")
@@ -273,11 +284,11 @@ def _cards(result, baseline, baseline_label: str) -> None:
                       help=help_text, border=True)
 
 
-def _exports(job: state.Job, choices: Choices, tiles) -> None:
+def _exports(job: state.Job, choices: Choices, opacity: float) -> None:
     result, baseline = job.result
     st.subheader("Export")
-    title = (f"{fg.get_method(choices.method).title} · {fg.get_attack(choices.attack).title} "
-             f"attack · ε = {choices.epsilon255:g}/255")
+    # the command line's panel: the same tiles, title and metrics line
+    picture = cli_report.attack_panel(choices.model, choices.image, result, baseline, opacity)
     columns = st.columns(6)
     columns[0].download_button("Perturbed image (PNG)",
                                panels.png_bytes(panels.to_pil(result.perturbed[0],
@@ -285,7 +296,7 @@ def _exports(job: state.Job, choices: Choices, tiles) -> None:
                                file_name="perturbed.png", mime="image/png", key="export_png",
                                on_click="ignore")
     columns[1].download_button("Side-by-side panel (PNG)",
-                               panels.png_bytes(panels.panel(tiles, title)),
+                               panels.png_bytes(picture),
                                file_name="panel.png", mime="image/png", key="export_panel",
                                on_click="ignore")
     columns[2].download_button("Per-step CSV", export.history_csv(job.history, job.baseline_history),

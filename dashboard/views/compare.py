@@ -12,7 +12,7 @@ import fragility as fg
 from fragility.chance import GAPS, RANKINGS, beyond_chance, missing_note
 
 from ..components import compute, figures, live, panels, state
-from ..components.choices import Choices, adaptive_note
+from ..components.choices import Choices, adaptive_note, top_k_title
 
 PER_ROW = 4
 RANK_COLUMNS = {"mean": "mean of both gaps", "spearman": "Δ Spearman", "top_k_intersection": "Δ top-k"}
@@ -60,9 +60,11 @@ def render(choices: Choices) -> None:
     if job is None:
         defended = f", with and without {fg.get_defence(choices.defence).title}" if choices.defence else ""
         st.caption(f"{len(names)} methods × {steps} steps, each with its random-sign baseline{defended}.")
+        st.caption(cost_note(choices, names))
     elif job.running:
         live.show(job, "stop_compare",
-                  lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done",
+                  lambda job: f"{job.phase} · {len(job.partial)} of {len(names)} methods done"
+                              f"{time_left_text(job, choices, names)}",
                   lambda: _grid(list(job.partial), choices, opacity, by))
     elif job.error:
         state.show_error(job)
@@ -71,6 +73,40 @@ def render(choices: Choices) -> None:
             st.warning(f"Stopped{state.stop_note(job)}: showing the methods finished so far.")
         _ranking(job.partial, choices, by)
         _grid(job.partial, choices, opacity, by)
+
+
+def passes_per_step(name: str, choices: Choices) -> int:
+    """How many forward/backward passes one attack step spends on `name`'s map: one per
+    integration point or noisy sample for the methods that average maps, else one."""
+    values = {parameter.name: parameter.default for parameter in fg.get_method(name).parameters}
+    if name == choices.method:
+        values.update(choices.method_options)
+    count = values.get("samples", values.get("steps")) if name in ("smoothgrad", "integrated-gradients") else 1
+    return int(count)
+
+
+def time_left_text(job: state.Job, choices: Choices, names: list[str]) -> str:
+    """' · about 40 s left', from the time the finished methods took per pass ('' before one
+    has finished): the methods' costs differ a hundredfold, so steps alone would mislead."""
+    passes = {name: passes_per_step(name, choices) for name in names}
+    done = sum(passes[row["method"]] for row in job.partial)
+    if not done:
+        return ""
+    left = sum(passes.values()) - done
+    return f" · about {job.whole_time() / done * left:.0f} s left"
+
+
+def cost_note(choices: Choices, names: list[str]) -> str:
+    """What each method costs per step, said before the run."""
+    passes = {name: passes_per_step(name, choices) for name in names}
+    costly = {name: count for name, count in passes.items() if count > 1}
+    if not costly:
+        return f"Each method's map costs one forward/backward pass per attack step ({len(names)} in all)."
+    listed = ", ".join(f"{fg.get_method(name).title} {count}" for name, count in costly.items())
+    return (f"Cost per attack step, in forward/backward passes of one image: one for each method but {listed} "
+            f"(one per integration point or noisy sample), {sum(costly.values())} of the "
+            f"{sum(passes.values())} passes of a step. Choosing one of them as the method in the sidebar "
+            "lets you lower its points or samples for this run.")
 
 
 # ---------------------------------------------------------------- computing (worker thread)
@@ -148,7 +184,7 @@ def _ranking(partial: list[dict], choices: Choices, by: str) -> None:
         return
     titles = [fg.get_method(row["method"]).title for row in ranked]
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=["Spearman rank correlation", f"Top-{choices.k} intersection"])
+                           subplot_titles=["Spearman rank correlation", f"{top_k_title(choices)} intersection"])
 
     def bars(metric, col, pair_index, name, color, pattern="", which="plain"):
         values = [float(row[which][pair_index].metrics[metric][0]) for row in ranked]

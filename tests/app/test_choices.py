@@ -212,3 +212,27 @@ def test_compare_gives_each_method_its_own_target_map(app):
         torch.testing.assert_close(row["plain"][2].cpu(), expected)
         config_map = torch.tensor(row["plain"][0].config["target_map"])[0]
         torch.testing.assert_close(config_map, (expected / expected.sum()).double(), check_dtype=False)
+
+
+def test_compare_says_what_each_method_costs_before_it_runs(app):
+    from types import SimpleNamespace
+
+    from dashboard.views import compare
+    open_page(app, "compare")
+    [note] = [c.value for c in app.caption if c.value.startswith("Cost per attack step")]
+    assert "Integrated gradients 100" in note and "SmoothGrad 50" in note
+    assert f"150 of the {150 + len(fg.methods()) - 2} passes" in note
+    chosen = SimpleNamespace(method="smoothgrad", method_options={"samples": 10})
+    assert "SmoothGrad 10" in compare.cost_note(chosen, fg.methods())
+
+
+def test_compare_time_left_weighs_the_methods_by_their_cost():
+    from types import SimpleNamespace
+
+    from dashboard.views import compare
+    chosen = SimpleNamespace(method="gradient", method_options={})
+    names = ["gradient", "smoothgrad", "integrated-gradients"]
+    job = SimpleNamespace(partial=[], whole_time=lambda: 2.0)
+    assert compare.time_left_text(job, chosen, names) == ""
+    job.partial = [{"method": "gradient"}]          # 1 pass of 151 in 2 s: 150 left
+    assert compare.time_left_text(job, chosen, names) == " · about 300 s left"

@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import fragility as fg
-from app_driver import APP, latest_job, run_until_done, wait_for_step
+from app_driver import APP, latest_job, open_page, run_until_done, wait_for_step
 from dashboard.components import export, state
 
 
@@ -255,3 +255,68 @@ def test_a_budget_that_ends_during_the_baseline_says_so(monkeypatch):
     assert [text for text in shown if text.startswith((
         "Stopped during the random-sign baseline because it ran out of its time budget of 1 s, "
         "before the attack started", "Stopped because it ran out of its time budget of 1 s"))], shown
+
+
+def test_a_photo_under_the_bundled_model_is_warned_about_at_once(app):
+    def shape_warnings():
+        return [w.value for w in app.warning if "generated shapes" in w.value]
+
+    assert not shape_warnings()                       # a bundled sample: nothing to warn about
+    photo = fg.samples("photo")[0]
+    app.selectbox(key="image_choice").set_value("Upload your own image").run()
+    app.file_uploader(key="image_file").set_value(
+        (photo.path.name, photo.path.read_bytes(), "image/jpeg")).run()
+    [warning] = shape_warnings()                      # before any Run
+    assert "heart" in warning and "Torchvision zoo" in warning
+    from fragility.models.zoo import cache_file
+    assert cache_file("resnet18").name in warning and str(cache_file("resnet18").parent) in warning
+    app.selectbox(key="image_choice").set_value(fg.samples("synthetic")[0].name).run()
+    assert not shape_warnings()
+
+
+def test_the_finished_banner_counts_the_baseline_in_the_wait(app):
+    import re
+    run_attack(app, 3)
+    banner = re.fullmatch(r"Finished 3 steps in ([\d.]+) s \(([\d.]+) s with the random-sign "
+                          r"baseline\)\.", app.success[0].value)
+    assert banner, app.success[0].value
+    assert float(banner[2]) >= float(banner[1])
+    app.selectbox(key="attack").set_value("random-sign").run()   # its own baseline: no second run
+    run_attack(app, 3)
+    assert re.fullmatch(r"Finished 3 steps in [\d.]+ s\.", app.success[0].value), app.success[0].value
+
+
+def test_the_exported_panel_is_the_command_lines_with_its_metrics_line(app, monkeypatch):
+    from fragility import rendering
+    drawn = []
+    draw = rendering.panel
+    monkeypatch.setattr(rendering, "panel",
+                        lambda tiles, title="", footer="": drawn.append((title, footer))
+                        or draw(tiles, title, footer))
+    job = run_attack(app, 3)
+    result, baseline = job.result
+    [(title, footer)] = drawn
+    assert title == f"gradient under top-k, eps 8/255, 3 steps, k = {result.config['k']}"
+    spearman = float(result.metrics["spearman"][0])
+    assert f"Spearman {spearman:.3f} (random sign {float(baseline.metrics['spearman'][0]):.3f})" in footer
+
+
+def test_a_direct_link_to_attack_opens_the_attack_page(app):
+    root = [info for info in app._registered_pages.values() if info.get("url_pathname") == ""]
+    assert len(root) == 1                              # the Attack page stays the default
+    assert app.title[0].value == "How fragile is this explanation?"
+    open_page(app, "attack")                           # what /attack resolves to
+    assert app.title[0].value == "How fragile is this explanation?"
+    assert "run_attack" in [button.key for button in app.button]
+
+
+def test_top_k_is_said_as_a_share_of_the_pixels(app):
+    from dashboard.components.choices import top_k_title
+    image = torch.zeros(3, 64, 64)
+    assert top_k_title(SimpleNamespace(k=82, image=image)) == "Top-82 (2% of the pixels)"
+    assert top_k_title(SimpleNamespace(k=5, image=image)) == "Top-5 (0.12% of the pixels)"
+    run_attack(app, 2)
+    k = latest_job(app).result[0].config["k"]
+    specs = [chart.proto.spec for chart in app.get("plotly_chart")]
+    assert any(f"Top-{k} ({100 * k / 4096:.2g}% of the pixels) intersection per step" in spec
+               for spec in specs)
