@@ -53,7 +53,7 @@ def check_result(page) -> None:
     tiles = page.get_by_test_id("stImage")
     for caption in ("Original", "Perturbed", "Perturbation", "Original map", "Perturbed map"):
         expect(tiles.filter(has_text=caption).first).to_be_visible()
-    expect(page.get_by_test_id("stDownloadButton")).to_have_count(5)
+    expect(page.get_by_test_id("stDownloadButton")).to_have_count(6)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 

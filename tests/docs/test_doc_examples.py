@@ -16,30 +16,26 @@ from doc_blocks import ROOT, Block, blocks, documents
 
 ALL = [block for path in documents() for block in blocks(path)]
 LINKED = ("fragility", "docs", "benchmarks", "scripts")
-_namespaces: dict = {}
-_folders: dict = {}
 
 
-def _folder(block: Block, tmp_path_factory):
-    if block.path not in _folders:
-        folder = tmp_path_factory.mktemp(block.path.stem)
-        for name in LINKED:
-            (folder / name).symlink_to(ROOT / name)
-        _folders[block.path] = folder
-    return _folders[block.path]
+@pytest.mark.parametrize("path", documents(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_examples(path, tmp_path, monkeypatch):
+    """The blocks of one file, in order, in one test: later blocks use what earlier ones made
+    (one test per file keeps them on one worker under xdist). Marked blocks are skipped."""
+    runnable = [block for block in blocks(path) if block.skip is None]
+    if not runnable:
+        pytest.skip(f"{path.name} has no runnable example")
+    for name in LINKED:
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    namespace = {"__name__": "__example__"}
+    for block in runnable:
+        _run(block, tmp_path, namespace)
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.name,
-                                                 marks=pytest.mark.xdist_group(f"docs-{b.path.name}"))
-                                   for b in ALL])
-def test_example(block, tmp_path_factory, monkeypatch):
-    if block.skip is not None:
-        pytest.skip(block.skip)
-    folder = _folder(block, tmp_path_factory)
-    monkeypatch.chdir(folder)
+def _run(block: Block, folder, namespace: dict) -> None:
     if block.language == "python":
-        monkeypatch.setenv("MPLBACKEND", "Agg")
-        namespace = _namespaces.setdefault(block.path, {"__name__": "__example__"})
         exec(compile(block.code, block.name, "exec"), namespace)
         return
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
