@@ -60,7 +60,9 @@ def test_groups_follow_the_cpu_byte_budget(cnn, images, monkeypatch):
     spec = get_method("integrated-gradients")
     options = {**spec.options, "steps": 4}
     cost = budget.point_cost(cnn, spec, options, images)
-    monkeypatch.setattr(budget, "CPU_BYTES", cost * 4 * 2)   # two images of 4 points
+    # room for two images of 4 points, not three: a budget of exactly two images' cost sat on
+    # the boundary, where a few bytes more in the attack's own probe left one image per group
+    monkeypatch.setattr(budget, "CPU_BYTES", cost * 4 * 2 * 1.25)
     seen = []
     hook = cnn.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
     try:
