@@ -160,6 +160,10 @@ def _mb(size: int) -> str:
     return f"{size / 1_000_000:,.1f} MB"
 
 
+def _entry_names(entries: list[zipfile.ZipInfo] | None) -> list[str] | None:
+    return None if entries is None else [entry.filename for entry in entries]
+
+
 def _is_torchscript(names: list[str] | None) -> bool:
     return names is not None and any("/code/" in name or name.startswith("code/")
                                      for name in names)
@@ -202,7 +206,7 @@ def read_state_dict(source: Source, fits: nn.Module | None = None) -> dict[str, 
         state = _read_safetensors(source, name)
     else:
         entries = _zip_entries(source)
-        names = None if entries is None else [entry.filename for entry in entries]
+        names = _entry_names(entries)
         if _is_torchscript(names):
             raise ModelError(f"{name} is a TorchScript file (a model with its code), not a "
                              "state dict; load it with load_model(path), or save "
@@ -277,7 +281,7 @@ def load_torchscript(source: Source, device: torch.device) -> Model:
     source = _existing(source)
     name = str(source)
     entries = _zip_entries(source)
-    if not _is_torchscript(None if entries is None else [entry.filename for entry in entries]):
+    if not _is_torchscript(_entry_names(entries)):
         read_state_dict(source)   # raises the precise reason (pickled module, garbage ...)
         raise _state_dict_hint(name)
     _check_archive(source, entries, fits=None)
